@@ -1,0 +1,82 @@
+import Benchmark
+import RateLimitCore
+
+// Decision cost in-process: one `RateLimiter.check` per iteration, on a manual clock that
+// advances 1 µs per decision (so buckets refill and every path stays realistic).
+
+private func limiter(_ algorithm: Algorithm, clock: ManualClock) -> RateLimiter {
+    let limits = try! Limits(algorithm: algorithm, limit: 1_000_000, period: 1_000_000_000)  // constants: valid
+    let rule = try! Rule(name: "bench", limits: limits)
+    return RateLimiter(rules: try! RuleSet([rule]), clock: clock)
+}
+
+private let keys: [String] = (0..<1_000_000).map { "user-\($0)" }
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .mallocCountTotal],
+        timeUnits: .nanoseconds,
+        scalingFactor: .kilo,
+        maxDuration: .seconds(3),
+        maxIterations: 10_000_000
+    )
+
+    for algorithm in Algorithm.allCases {
+        Benchmark("check existing key (\(algorithm.rawValue))") { benchmark in
+            let clock = ManualClock(now: 1_700_000_000_000_000_000)
+            let l = limiter(algorithm, clock: clock)
+            let request = CheckRequest(rule: "bench", key: "user-42")
+            _ = try l.check(request)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                clock.advance(by: 1_000)
+                blackHole(try l.check(request))
+            }
+        }
+    }
+
+    Benchmark("check new key (token_bucket)") { benchmark in
+        let clock = ManualClock(now: 1_700_000_000_000_000_000)
+        let l = limiter(.tokenBucket, clock: clock)
+        var i = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(try l.check(CheckRequest(rule: "bench", key: keys[i % keys.count])))
+            i += 1
+        }
+    }
+
+    Benchmark("check among 1M keys (token_bucket)", configuration: .init(metrics: [.wallClock, .mallocCountTotal], timeUnits: .nanoseconds, scalingFactor: .kilo, maxDuration: .seconds(5))) { benchmark in
+        let clock = ManualClock(now: 1_700_000_000_000_000_000)
+        let l = limiter(.tokenBucket, clock: clock)
+        for key in keys { _ = try l.check(CheckRequest(rule: "bench", key: key)) }
+        var i = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(try l.check(CheckRequest(rule: "bench", key: keys[(i &* 7919) % keys.count])))
+            i += 1
+        }
+    }
+
+    // Bytes per tracked key = (peak RSS of "1M keys tracked" − peak RSS of "1M keys, none tracked") / 1M.
+    Benchmark(
+        "1M keys, none tracked",
+        configuration: .init(metrics: [.peakMemoryResident], scalingFactor: .one, maxDuration: .seconds(20), maxIterations: 1)
+    ) { benchmark in
+        let clock = ManualClock(now: 1_700_000_000_000_000_000)
+        let l = limiter(.tokenBucket, clock: clock)
+        blackHole(keys.count)
+        blackHole(l)
+    }
+
+    Benchmark(
+        "1M keys tracked (token_bucket)",
+        configuration: .init(metrics: [.peakMemoryResident, .mallocCountTotal], scalingFactor: .one, maxDuration: .seconds(20), maxIterations: 1)
+    ) { benchmark in
+        let clock = ManualClock(now: 1_700_000_000_000_000_000)
+        let l = limiter(.tokenBucket, clock: clock)
+        for key in keys { _ = try l.check(CheckRequest(rule: "bench", key: key)) }
+        blackHole(l)
+    }
+}
+

@@ -1,0 +1,169 @@
+public import RateLimitCore
+import Yams
+
+/// YAML text → validated `Configuration`. Every error names the field and its line.
+public enum ConfigLoader {
+    /// Parses and validates a configuration document.
+    public static func parse(yaml: String) throws(ConfigError) -> Configuration {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else {
+                throw ConfigError(field: "", line: nil, column: nil, message: "the file is empty")
+            }
+            root = node
+        } catch let error as ConfigError {
+            throw error
+        } catch let error as YamlError {
+            throw ConfigError(field: "", line: nil, column: nil, message: "not valid YAML: \(error)")
+        } catch {
+            throw ConfigError(field: "", line: nil, column: nil, message: "not valid YAML: \(error)")
+        }
+        let top = try MappingReader(root, path: "")
+        try top.rejectUnknown(["backend", "rules"])
+        let backend = try top.value("backend").map { node throws(ConfigError) in try parseBackend(node) } ?? .memory
+        guard let ruleNodes = try top.sequence("rules") else {
+            throw ConfigError.at(root, "rules", "is required (a list of rules)")
+        }
+        guard !ruleNodes.isEmpty else { throw ConfigError.at(top.node(for: "rules"), "rules", "needs at least one rule") }
+        var rules: [Rule] = []
+        var seen: [String: Int] = [:]
+        for (i, node) in ruleNodes.enumerated() {
+            let rule = try parseRule(node, path: "rules[\(i)]")
+            if let first = seen[rule.name] {
+                let field = try MappingReader(node, path: "rules[\(i)]")
+                throw ConfigError.at(
+                    field.node(for: "name"), "rules[\(i)].name",
+                    "duplicate rule name \"\(rule.name)\" (first defined at rules[\(first)])")
+            }
+            seen[rule.name] = i
+            rules.append(rule)
+        }
+        do {
+            return Configuration(backend: backend, rules: try RuleSet(rules))
+        } catch {
+            throw ConfigError(field: error.field, line: nil, column: nil, message: error.message)
+        }
+    }
+
+    /// Parses one rule (also used by the admin API, which takes a rule as YAML or JSON).
+    public static func parseRule(yaml: String) throws(ConfigError) -> Rule {
+        let node: Node
+        do {
+            guard let root = try Yams.compose(yaml: yaml) else {
+                throw ConfigError(field: "", line: nil, column: nil, message: "the rule is empty")
+            }
+            node = root
+        } catch let error as ConfigError {
+            throw error
+        } catch {
+            throw ConfigError(field: "", line: nil, column: nil, message: "not valid YAML or JSON: \(error)")
+        }
+        return try parseRule(node, path: "")
+    }
+
+    static func parseBackend(_ node: Node) throws(ConfigError) -> Backend {
+        let backend = try MappingReader(node, path: "backend")
+        try backend.rejectUnknown(["type", "redis"])
+        let type = try backend.string("type") ?? "memory"
+        switch type {
+        case "memory":
+            return .memory
+        case "redis":
+            guard let redisNode = backend.value("redis") else {
+                throw ConfigError.at(node, "backend.redis", "is required when type is redis")
+            }
+            return .redis(try parseRedis(redisNode))
+        default:
+            throw ConfigError.at(backend.node(for: "type"), "backend.type", "must be memory or redis, got \"\(type)\"")
+        }
+    }
+
+    static func parseRedis(_ node: Node) throws(ConfigError) -> RedisSettings {
+        let redis = try MappingReader(node, path: "backend.redis")
+        try redis.rejectUnknown(["url", "timeout_ms", "on_failure"])
+        let url = try redis.requiredString("url")
+        guard ["redis://", "rediss://", "unix://"].contains(where: { url.hasPrefix($0) }),
+              url.split(separator: "/", omittingEmptySubsequences: true).count >= 2
+        else {
+            throw ConfigError.at(redis.node(for: "url"), "backend.redis.url", "must be redis://host:port[/db], rediss://… or unix:///path")
+        }
+        let timeout = try redis.integer("timeout_ms") ?? 20
+        guard (1...60_000).contains(timeout) else {
+            throw ConfigError.at(redis.node(for: "timeout_ms"), "backend.redis.timeout_ms", "must be from 1 to 60000")
+        }
+        let policyText = try redis.string("on_failure") ?? FailurePolicy.local.rawValue
+        guard let policy = FailurePolicy(rawValue: policyText) else {
+            throw ConfigError.at(redis.node(for: "on_failure"), "backend.redis.on_failure", "must be allow, deny or local, got \"\(policyText)\"")
+        }
+        return RedisSettings(url: url, timeoutMilliseconds: Int(timeout), onFailure: policy)
+    }
+
+    static func parseRule(_ node: Node, path: String) throws(ConfigError) -> Rule {
+        let r = try MappingReader(node, path: path)
+        try r.rejectUnknown(["name", "algorithm", "limit", "period", "burst", "shadow", "overrides"])
+        let name = try r.requiredString("name")
+        let algorithmText = try r.requiredString("algorithm")
+        guard let algorithm = Algorithm(rawValue: algorithmText) else {
+            let names = Algorithm.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ConfigError.at(r.node(for: "algorithm"), r.child("algorithm"), "must be one of \(names), got \"\(algorithmText)\"")
+        }
+        guard let limit = try r.integer("limit") else { throw ConfigError.at(node, r.child("limit"), "is required") }
+        let period = try duration(r, "period", required: true) ?? 0
+        let burst = try r.integer("burst")
+        let limits = try makeLimits(r, algorithm: algorithm, limit: limit, period: period, burst: burst)
+        var overrides: [String: OverridePolicy] = [:]
+        for (i, overrideNode) in (try r.sequence("overrides") ?? []).enumerated() {
+            let o = try MappingReader(overrideNode, path: r.child("overrides[\(i)]"))
+            try o.rejectUnknown(["key", "limit", "period", "burst", "unlimited"])
+            let key = try o.requiredString("key")
+            do { try RateLimiter.validateKey(key) } catch {
+                throw ConfigError.at(o.node(for: "key"), o.child("key"), error.description)
+            }
+            if overrides[key] != nil {
+                throw ConfigError.at(o.node(for: "key"), o.child("key"), "duplicate override for key \"\(key)\"")
+            }
+            if try o.bool("unlimited") == true {
+                if let extra = ["limit", "period", "burst"].first(where: { o.value($0) != nil }) {
+                    throw ConfigError.at(o.node(for: extra), o.child(extra), "cannot be combined with unlimited: true")
+                }
+                overrides[key] = .unlimited
+                continue
+            }
+            let oLimit = try o.integer("limit")
+            let oPeriod = try duration(o, "period", required: false)
+            let oBurst = try o.integer("burst") ?? (oLimit == nil ? burst : nil)
+            guard oLimit != nil || oPeriod != nil || o.value("burst") != nil else {
+                throw ConfigError.at(overrideNode, o.path, "needs limit, period, burst or unlimited: true")
+            }
+            overrides[key] = .limited(try makeLimits(
+                o, algorithm: algorithm, limit: oLimit ?? limit, period: oPeriod ?? period, burst: oBurst))
+        }
+        let shadow = try r.bool("shadow") ?? false
+        do {
+            return try Rule(name: name, limits: limits, shadow: shadow, overrides: overrides)
+        } catch {
+            throw ConfigError.at(r.node(for: error.field), r.child(error.field), error.message)
+        }
+    }
+
+    private static func duration(_ r: MappingReader, _ name: String, required: Bool) throws(ConfigError) -> Nanoseconds? {
+        guard let text = try r.string(name) else {
+            if required { throw ConfigError.at(r.node, r.child(name), "is required (e.g. 1s, 1m, 1h)") }
+            return nil
+        }
+        guard let ns = DurationParser.parse(text) else {
+            throw ConfigError.at(r.node(for: name), r.child(name), "must be a duration such as 500ms, 1s, 1m, 1h or 1d, got \"\(text)\"")
+        }
+        return ns
+    }
+
+    private static func makeLimits(
+        _ r: MappingReader, algorithm: Algorithm, limit: Int64, period: Nanoseconds, burst: Int64?
+    ) throws(ConfigError) -> Limits {
+        do {
+            return try Limits(algorithm: algorithm, limit: limit, period: period, burst: burst)
+        } catch {
+            throw ConfigError.at(r.node(for: error.field), r.child(error.field), error.message)
+        }
+    }
+}

@@ -1,0 +1,63 @@
+/// The answer to "may this key spend this much now?".
+public struct Decision: Sendable, Hashable {
+    /// Whether the request may proceed (always true for shadow rules).
+    public var allowed: Bool
+    /// The rule's limit per period (the override's, for an overridden key).
+    public var limit: Int64
+    /// Whole units still available after this decision.
+    public var remaining: Int64
+    /// Time until the key is back to its full quota (equivalent to a new key).
+    public var resetAfter: Nanoseconds
+    /// When denied: time until the same request would be allowed. Zero when allowed.
+    public var retryAfter: Nanoseconds
+    /// Leaky bucket: time the caller should wait before proceeding. Zero otherwise.
+    public var delay: Nanoseconds
+    /// A shadow rule allowed this, but would have denied it.
+    public var shadowDenied: Bool
+    /// The period of the limits applied (the window of `limit`).
+    public var period: Nanoseconds
+
+    public init(
+        allowed: Bool, limit: Int64, period: Nanoseconds, remaining: Int64, resetAfter: Nanoseconds = 0,
+        retryAfter: Nanoseconds = 0, delay: Nanoseconds = 0, shadowDenied: Bool = false
+    ) {
+        self.allowed = allowed
+        self.limit = limit
+        self.period = period
+        self.remaining = remaining
+        self.resetAfter = resetAfter
+        self.retryAfter = retryAfter
+        self.delay = delay
+        self.shadowDenied = shadowDenied
+    }
+}
+
+/// Why a check could not be decided (a caller error, never a denial).
+public enum CheckError: Error, Sendable, Hashable {
+    case unknownRule(String)
+    case negativeCost(Int64)
+    /// The cost is larger than the rule could ever grant.
+    case costExceedsCapacity(cost: Int64, capacity: Int64)
+    case emptyKey
+    case keyTooLong(Int)
+    /// Keys must not contain control characters (U+0000–U+001F, U+007F).
+    case keyHasControlCharacters
+    case emptyBatch
+    case batchTooLarge(Int)
+}
+
+extension CheckError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .unknownRule(let name): "unknown rule \"\(name)\""
+        case .negativeCost: "cost must be a non-negative integer"
+        case .costExceedsCapacity(let cost, let capacity):
+            "cost \(cost) exceeds what the rule can ever grant (\(capacity))"
+        case .emptyKey: "key must not be empty"
+        case .keyTooLong(let n): "key is \(n) bytes, the maximum is \(RateLimiter.maxKeyBytes)"
+        case .keyHasControlCharacters: "key must not contain control characters"
+        case .emptyBatch: "checks must not be empty"
+        case .batchTooLarge(let n): "checks has \(n) entries, the maximum is \(RateLimiter.maxBatch)"
+        }
+    }
+}

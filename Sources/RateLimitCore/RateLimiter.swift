@@ -1,0 +1,252 @@
+import Synchronization
+
+/// One "may `key` spend `cost` under `rule`?" question.
+public struct CheckRequest: Sendable, Hashable {
+    public var rule: String
+    public var key: String
+    public var cost: Int64
+
+    public init(rule: String, key: String, cost: Int64 = 1) {
+        self.rule = rule
+        self.key = key
+        self.cost = cost
+    }
+}
+
+/// The answer to a batch: allowed only if every check allowed; a denied batch consumes nothing.
+public struct BatchDecision: Sendable, Hashable {
+    public var allowed: Bool
+    public var decisions: [Decision]
+}
+
+/// Receives every committed decision of one rule (metrics live behind this).
+public protocol DecisionRecorder: Sendable {
+    /// `allowed`: the request's final verdict; `limitHit`: this rule's limit denied it;
+    /// `shadowDenied`: a shadow rule would have denied it; `remaining`: units left.
+    func record(allowed: Bool, limitHit: Bool, shadowDenied: Bool, remaining: Int64)
+}
+
+/// The decision engine: rules + a store + a clock. Thread-safe; decisions are synchronous.
+public final class RateLimiter: Sendable {
+    /// Longest key, in UTF-8 bytes.
+    public static let maxKeyBytes = 1024
+    /// Most checks in one batch.
+    public static let maxBatch = 64
+
+    /// A rule as installed: its table slot and its recorder.
+    final class Installed: Sendable {
+        let rule: Rule
+        let slot: Int
+        let recorder: (any DecisionRecorder)?
+        /// Copied out of `rule` so the hot path touches no dictionary when there are no overrides.
+        let limits: Limits
+        let hasOverrides: Bool
+
+        init(rule: Rule, slot: Int, recorder: (any DecisionRecorder)?) {
+            self.rule = rule
+            self.limits = rule.limits
+            self.hasOverrides = !rule.overrides.isEmpty
+            self.slot = slot
+            self.recorder = recorder
+        }
+    }
+
+    struct Snapshot: Sendable {
+        var rules: RuleSet
+        /// The installed rules in order: a linear scan beats hashing the name for a few rules.
+        var list: [Installed]
+        var byName: [String: Installed]
+        var bySlot: [Int: Installed]
+        var nextSlot: Int
+    }
+
+    public let store: MemoryStore
+    public let clock: any NanosecondClock
+    private let makeRecorder: @Sendable (Rule) -> (any DecisionRecorder)?
+    private let snapshot: Mutex<Snapshot>
+
+    /// - Parameter makeRecorder: called once per installed rule (and again if it changes).
+    public init(
+        rules: RuleSet, clock: any NanosecondClock, store: MemoryStore = MemoryStore(),
+        makeRecorder: @escaping @Sendable (Rule) -> (any DecisionRecorder)? = { _ in nil }
+    ) {
+        self.store = store
+        self.clock = clock
+        self.makeRecorder = makeRecorder
+        self.snapshot = Mutex(Snapshot(rules: .empty, list: [], byName: [:], bySlot: [:], nextSlot: 0))
+        replaceRules(rules)
+    }
+
+    /// The rules in force.
+    public var rules: RuleSet { snapshot.withLock { $0.rules } }
+
+    /// Installs `rules`. A rule whose definition is unchanged keeps its keys' state; a changed
+    /// rule starts fresh (its state was measured against other limits); a removed rule is dropped.
+    public func replaceRules(_ rules: RuleSet) {
+        let dropped: [Int] = snapshot.withLock { snap in
+            var byName: [String: Installed] = [:]
+            var bySlot: [Int: Installed] = [:]
+            for rule in rules.rules {
+                if let old = snap.byName[rule.name], old.rule == rule {
+                    byName[rule.name] = old
+                } else {
+                    byName[rule.name] = Installed(rule: rule, slot: snap.nextSlot, recorder: makeRecorder(rule))
+                    snap.nextSlot += 1
+                }
+                if let installed = byName[rule.name] { bySlot[installed.slot] = installed }
+            }
+            let dropped = snap.bySlot.keys.filter { bySlot[$0] == nil }
+            let list = rules.rules.compactMap { byName[$0.name] }
+            snap = Snapshot(rules: rules, list: list, byName: byName, bySlot: bySlot, nextSlot: snap.nextSlot)
+            return dropped
+        }
+        for slot in dropped { store.clear(slot: slot) }
+    }
+
+    private func installed(_ name: String) -> Installed? {
+        snapshot.withLock { snap in
+            if snap.list.count <= 16 { return snap.list.first { $0.rule.name == name } }
+            return snap.byName[name]
+        }
+    }
+
+    /// A validated check: its rule, the key's policy and the key's hash.
+    private struct Resolved {
+        var installed: Installed
+        var policy: OverridePolicy
+        var keyHash: UInt64
+    }
+
+    private func validate(_ request: CheckRequest) throws(CheckError) -> Resolved {
+        guard let installed = installed(request.rule) else { throw .unknownRule(request.rule) }
+        let scan = KeyScan(request.key)
+        try Self.validate(scan)
+        guard request.cost >= 0 else { throw .negativeCost(request.cost) }
+        let policy = installed.hasOverrides ? installed.rule.policy(for: request.key) : .limited(installed.limits)
+        if case .limited(let limits) = policy, request.cost > limits.capacity {
+            throw .costExceedsCapacity(cost: request.cost, capacity: limits.capacity)
+        }
+        return Resolved(installed: installed, policy: policy, keyHash: scan.hash)
+    }
+
+    /// Checks a key is non-empty, at most `maxKeyBytes` long, and free of control characters.
+    public static func validateKey(_ key: String) throws(CheckError) {
+        try validate(KeyScan(key))
+    }
+
+    private static func validate(_ scan: KeyScan) throws(CheckError) {
+        if scan.count == 0 { throw .emptyKey }
+        if scan.count > maxKeyBytes { throw .keyTooLong(scan.count) }
+        if scan.hasControl { throw .keyHasControlCharacters }
+    }
+
+    /// Decides one check and consumes its cost when allowed.
+    public func check(_ request: CheckRequest) throws(CheckError) -> Decision {
+        try decide(request, commit: true)
+    }
+
+    /// The answer `check` would give, consuming nothing and recording nothing.
+    public func status(_ request: CheckRequest) throws(CheckError) -> Decision {
+        try decide(request, commit: false)
+    }
+
+    private func decide(_ request: CheckRequest, commit: Bool) throws(CheckError) -> Decision {
+        let resolved = try validate(request)
+        let installed = resolved.installed
+        guard case .limited(let limits) = resolved.policy else {
+            let decision = Decision(allowed: true, limit: installed.rule.limits.limit, period: installed.rule.limits.period, remaining: installed.rule.limits.limit)
+            if commit { installed.recorder?.record(allowed: true, limitHit: false, shadowDenied: false, remaining: decision.remaining) }
+            return decision
+        }
+        var decision = store.decide(
+            StoreItem(slot: installed.slot, key: request.key, keyHash: resolved.keyHash, limits: limits, cost: request.cost),
+            now: clock.now, commit: commit)
+        let hit = !decision.allowed
+        if hit, installed.rule.shadow { Self.shadowAllow(&decision) }
+        if commit {
+            installed.recorder?.record(
+                allowed: decision.allowed, limitHit: hit && !decision.shadowDenied,
+                shadowDenied: decision.shadowDenied, remaining: decision.remaining)
+        }
+        return decision
+    }
+
+    private static func shadowAllow(_ decision: inout Decision) {
+        decision.allowed = true
+        decision.shadowDenied = true
+        decision.retryAfter = 0
+    }
+
+    /// Decides several checks together: allowed only if all allow; a denied batch consumes nothing.
+    public func check(batch: [CheckRequest]) throws(CheckError) -> BatchDecision {
+        try decide(batch: batch, commit: true)
+    }
+
+    /// The answer `check(batch:)` would give, consuming nothing.
+    public func status(batch: [CheckRequest]) throws(CheckError) -> BatchDecision {
+        try decide(batch: batch, commit: false)
+    }
+
+    private func decide(batch: [CheckRequest], commit: Bool) throws(CheckError) -> BatchDecision {
+        if batch.isEmpty { throw .emptyBatch }
+        if batch.count > Self.maxBatch { throw .batchTooLarge(batch.count) }
+        var resolved: [Resolved] = []
+        resolved.reserveCapacity(batch.count)
+        for request in batch { resolved.append(try validate(request)) }
+
+        var items: [StoreItem] = []
+        var positions: [Int] = []
+        for (i, r) in resolved.enumerated() {
+            guard case .limited(let limits) = r.policy else { continue }
+            items.append(StoreItem(
+                slot: r.installed.slot, key: batch[i].key, keyHash: r.keyHash, limits: limits, cost: batch[i].cost,
+                shadow: r.installed.rule.shadow))
+            positions.append(i)
+        }
+        let stored = store.decideBatch(items, now: clock.now, commit: commit)
+        var decisions = resolved.map { r in
+            let installed = r.installed
+            return Decision(allowed: true, limit: installed.rule.limits.limit, period: installed.rule.limits.period, remaining: installed.rule.limits.limit)
+        }
+        for (j, i) in positions.enumerated() {
+            decisions[i] = stored.decisions[j]
+            if !decisions[i].allowed, resolved[i].installed.rule.shadow { Self.shadowAllow(&decisions[i]) }
+        }
+        let allowed = stored.allowed
+        if commit {
+            for (i, decision) in decisions.enumerated() {
+                resolved[i].installed.recorder?.record(
+                    allowed: allowed, limitHit: !decision.allowed, shadowDenied: decision.shadowDenied,
+                    remaining: decision.remaining)
+            }
+        }
+        return BatchDecision(allowed: allowed, decisions: decisions)
+    }
+
+    /// Forgets `key`'s state under `rule`.
+    public func reset(rule: String, key: String) throws(CheckError) {
+        guard let installed = installed(rule) else { throw .unknownRule(rule) }
+        try Self.validateKey(key)
+        store.reset(slot: installed.slot, key: key)
+    }
+
+    /// Evicts every key whose state equals a new key's. Returns how many were removed.
+    @discardableResult
+    public func sweep() -> Int {
+        let bySlot = snapshot.withLock { $0.bySlot }
+        return store.sweep(now: clock.now) { slot, key in
+            guard let installed = bySlot[slot], case .limited(let limits) = installed.rule.policy(for: key) else {
+                return nil
+            }
+            return limits
+        }
+    }
+
+    /// Keys with live state, per rule name, in rule order.
+    public func activeClients() -> [(rule: String, count: Int)] {
+        let snap = snapshot.withLock { $0 }
+        return snap.rules.rules.compactMap { rule in
+            snap.byName[rule.name].map { (rule.name, store.count(slot: $0.slot)) }
+        }
+    }
+}

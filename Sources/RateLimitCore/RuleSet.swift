@@ -1,0 +1,41 @@
+/// A validated, ordered set of rules with unique names.
+public struct RuleSet: Sendable, Hashable {
+    /// The rules in the order they were given.
+    public let rules: [Rule]
+    private let index: [String: Int]
+
+    /// No rules.
+    public static let empty = RuleSet(unchecked: [])
+
+    private init(unchecked rules: [Rule]) {
+        self.rules = rules
+        self.index = Dictionary(rules.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    public init(_ rules: [Rule]) throws(RuleError) {
+        var index: [String: Int] = [:]
+        for (i, rule) in rules.enumerated() {
+            if index.updateValue(i, forKey: rule.name) != nil {
+                throw RuleError(field: "rules[\(i)].name", message: "duplicate rule name \"\(rule.name)\"")
+            }
+        }
+        self.rules = rules
+        self.index = index
+    }
+
+    public subscript(name: String) -> Rule? {
+        index[name].map { rules[$0] }
+    }
+
+    /// This set with `rule` added, or replacing the rule of the same name (keeping its position).
+    public func upserting(_ rule: Rule) -> RuleSet {
+        var rules = self.rules
+        if let i = index[rule.name] { rules[i] = rule } else { rules.append(rule) }
+        return RuleSet(unchecked: rules)  // names stay unique: a replaced rule had the same name
+    }
+
+    /// This set without the rule named `name`.
+    public func removing(_ name: String) -> RuleSet {
+        RuleSet(unchecked: rules.filter { $0.name != name })
+    }
+}

@@ -1,0 +1,258 @@
+public import NIOCore
+import Prometheus
+import RateLimitConfig
+public import RateLimitCore
+public import RateLimitMetrics
+import Synchronization
+
+/// The Unix-socket API (DESIGN.md §3): decides synchronously, never blocks.
+public final class APIHandler: Sendable {
+    enum Endpoint: String, CaseIterable {
+        case check, status, reset, rules, reload
+    }
+
+    let limiter: RateLimiter
+    let metrics: SluiceMetrics
+    let reloader: ConfigReloader?
+    let adminEnabled: Bool
+    let maxInflight: Int
+    private let inflight = Atomic<Int>(0)
+    private let durations: [DurationHistogram]
+
+    /// - Parameters:
+    ///   - adminEnabled: false turns off `/v1/rules*` and `/v1/reload` (`--no-admin`).
+    ///   - maxInflight: requests being processed beyond this are refused with 503.
+    public init(limiter: RateLimiter, metrics: SluiceMetrics, reloader: ConfigReloader?, adminEnabled: Bool = true, maxInflight: Int = 4096) {
+        self.limiter = limiter
+        self.metrics = metrics
+        self.reloader = reloader
+        self.adminEnabled = adminEnabled
+        self.maxInflight = maxInflight
+        self.durations = Endpoint.allCases.map { metrics.duration(endpoint: $0.rawValue) }
+    }
+
+    /// Answers one request.
+    public func handle(_ request: HTTPRequest, allocator: ByteBufferAllocator) -> HTTPResponse {
+        let count = inflight.wrappingAdd(1, ordering: .relaxed).newValue
+        metrics.inflight.set(to: Double(count))
+        defer {
+            let after = inflight.wrappingSubtract(1, ordering: .relaxed).newValue
+            metrics.inflight.set(to: Double(after))
+        }
+        var response = HTTPResponse(status: .ok, headers: allocator.buffer(capacity: 128), body: allocator.buffer(capacity: 160))
+        if count > maxInflight {
+            metrics.shed.increment()
+            response.status = .serviceUnavailable
+            response.addHeader("Retry-After", "1")
+            response.body.writeError("too many requests in flight (cap \(maxInflight)); retry shortly")
+            return response
+        }
+        let started = NIODeadline.now()
+        let endpoint: Endpoint?
+        do {
+            endpoint = try route(request, into: &response)
+        } catch {
+            endpoint = nil
+            response.status = error.status
+            response.body.clear()
+            response.body.writeError(error.message)
+            if error.status == .methodNotAllowed { response.addHeader("Allow", allowedMethods(request.path)) }
+        }
+        if let endpoint {
+            let elapsed = NIODeadline.now() - started
+            durations[Endpoint.allCases.firstIndex(of: endpoint) ?? 0].recordNanoseconds(elapsed.nanoseconds)
+        }
+        return response
+    }
+
+    private func route(_ request: HTTPRequest, into response: inout HTTPResponse) throws(APIError) -> Endpoint? {
+        switch request.path {
+        case "/v1/check":
+            guard request.method == .post else { throw APIError(.methodNotAllowed, "use POST for /v1/check") }
+            try check(request.body, into: &response)
+            return .check
+        case "/v1/status":
+            guard request.method == .get || request.method == .head else { throw APIError(.methodNotAllowed, "use GET for /v1/status") }
+            try status(query: request.query, into: &response)
+            return .status
+        case "/v1/reset":
+            guard request.method == .post else { throw APIError(.methodNotAllowed, "use POST for /v1/reset") }
+            let body = try ResetBody.decode(request.body)
+            do { try limiter.reset(rule: body.rule, key: body.key) } catch { throw APIError(error) }
+            response.body.writeStaticString("{\"reset\":true}")
+            return .reset
+        case "/v1/reload":
+            try requireAdmin()
+            guard request.method == .post else { throw APIError(.methodNotAllowed, "use POST for /v1/reload") }
+            guard let reloader else { throw APIError(.conflict, "no configuration file to reload") }
+            switch reloader.reload(reason: "api") {
+            case .success(let count):
+                response.body.writeStaticString("{\"reloaded\":true,\"rules\":")
+                response.body.writeDecimal(Int64(count))
+                response.body.writeStaticString("}")
+            case .failure(let error):
+                throw error
+            }
+            return .reload
+        case "/v1/rules":
+            try requireAdmin()
+            guard request.method == .get || request.method == .head else { throw APIError(.methodNotAllowed, "use GET for /v1/rules") }
+            response.body.writeStaticString("{\"rules\":[")
+            for (i, rule) in limiter.rules.rules.enumerated() {
+                if i > 0 { response.body.writeStaticString(",") }
+                response.body.writeRule(rule)
+            }
+            response.body.writeStaticString("]}")
+            return .rules
+        default:
+            if request.path.hasPrefix("/v1/rules/") {
+                try requireAdmin()
+                try ruleAdmin(request, name: String(request.path.dropFirst("/v1/rules/".count)), into: &response)
+                return .rules
+            }
+            throw APIError(.notFound, "no such endpoint: \(request.path)")
+        }
+    }
+
+    private func requireAdmin() throws(APIError) {
+        guard adminEnabled else { throw APIError(.forbidden, "admin endpoints are disabled (--no-admin)") }
+    }
+
+    private func allowedMethods(_ path: String) -> String {
+        switch path {
+        case "/v1/check", "/v1/reset", "/v1/reload": "POST"
+        case "/v1/status", "/v1/rules": "GET, HEAD"
+        default: "GET, PUT, DELETE"
+        }
+    }
+
+    // MARK: check and status
+
+    private func check(_ body: ByteBuffer, into response: inout HTTPResponse) throws(APIError) {
+        switch try CheckBody.decode(body) {
+        case .single(let request):
+            let decision: Decision
+            do { decision = try limiter.check(request) } catch { throw APIError(error) }
+            Self.answer(decision, rule: request.rule, into: &response)
+        case .batch(let requests):
+            let batch: BatchDecision
+            do { batch = try limiter.check(batch: requests) } catch { throw APIError(error) }
+            answer(batch, requests, into: &response)
+        }
+    }
+
+    private func status(query: String, into response: inout HTTPResponse) throws(APIError) {
+        let params = QueryString.parse(query)
+        guard let rule = params["rule"] else { throw .badRequest("missing query parameter rule") }
+        guard let key = params["key"] else { throw .badRequest("missing query parameter key") }
+        var cost: Int64 = 1
+        if let text = params["cost"] {
+            guard text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let n = Int64(text), n <= Limits.maxLimit else {
+                throw .badRequest("cost must be an integer from 0 to \(Limits.maxLimit)")
+            }
+            cost = n
+        }
+        let request = CheckRequest(rule: rule, key: key, cost: cost)
+        do {
+            let decision = try limiter.status(request)
+            Self.answer(decision, rule: rule, into: &response)
+        } catch {
+            throw APIError(error)
+        }
+    }
+
+    /// 200 or 429 with the decision body and the RateLimit headers.
+    static func answer(_ d: Decision, rule: String, into response: inout HTTPResponse) {
+        response.status = d.allowed ? .ok : .tooManyRequests
+        response.body.writeDecision(d)
+        response.headers.writeRateLimitHeaders(CollectionOfOne((rule, d)))
+        if !d.allowed { response.headers.writeRetryAfter(d.retryAfter) }
+    }
+
+    private func answer(_ batch: BatchDecision, _ requests: [CheckRequest], into response: inout HTTPResponse) {
+        response.status = batch.allowed ? .ok : .tooManyRequests
+        response.body.writeStaticString(batch.allowed ? "{\"allowed\":true,\"results\":[" : "{\"allowed\":false,\"results\":[")
+        for (i, d) in batch.decisions.enumerated() {
+            if i > 0 { response.body.writeStaticString(",") }
+            response.body.writeDecision(d, rule: requests[i].rule, key: requests[i].key)
+        }
+        response.body.writeStaticString("]}")
+        response.headers.writeRateLimitHeaders(zip(requests.lazy.map(\.rule), batch.decisions))
+        if !batch.allowed {
+            response.headers.writeRetryAfter(batch.decisions.filter { !$0.allowed }.map(\.retryAfter).max() ?? 0)
+        }
+    }
+
+    // MARK: rule admin
+
+    private func ruleAdmin(_ request: HTTPRequest, name: String, into response: inout HTTPResponse) throws(APIError) {
+        switch request.method {
+        case .get, .head:
+            guard let rule = limiter.rules[name] else { throw APIError(.notFound, "unknown rule \"\(name)\"") }
+            response.body.writeRule(rule)
+        case .put:
+            let rule = try Self.decodeRule(request.body, name: name)
+            let existed = limiter.rules[name] != nil
+            limiter.replaceRules(limiter.rules.upserting(rule))
+            response.status = existed ? .ok : .created
+            response.body.writeRule(rule)
+        case .delete:
+            guard limiter.rules[name] != nil else { throw APIError(.notFound, "unknown rule \"\(name)\"") }
+            limiter.replaceRules(limiter.rules.removing(name))
+            response.body.writeStaticString("{\"deleted\":")
+            response.body.writeJSONString(name)
+            response.body.writeStaticString("}")
+        default:
+            throw APIError(.methodNotAllowed, "use GET, PUT or DELETE for /v1/rules/{name}")
+        }
+    }
+
+    /// A rule from a JSON body with the configuration file's fields; the name comes from the path.
+    static func decodeRule(_ body: ByteBuffer, name: String) throws(APIError) -> Rule {
+        guard case .object(var fields) = try parseObject(body) else {
+            throw .badRequest("the body must be a JSON object with the rule's fields")
+        }
+        if let given = fields.first(where: { $0.0 == "name" })?.1 {
+            guard given == .string(name) else { throw .badRequest("name in the body must match the path") }
+        } else {
+            fields.insert(("name", .string(name)), at: 0)
+        }
+        var text = ByteBuffer()
+        JSONValue.object(fields).write(to: &text)
+        do {
+            return try ConfigLoader.parseRule(yaml: String(buffer: text))
+        } catch {
+            throw .badRequest(error.description)
+        }
+    }
+}
+
+/// `a=1&b=x%20y` → ["a": "1", "b": "x y"]; the first occurrence of a name wins.
+enum QueryString {
+    static func parse(_ query: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = decode(parts[0]), out[name] == nil else { continue }
+            out[name] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        return out
+    }
+
+    static func decode(_ text: Substring) -> String? {
+        var bytes: [UInt8] = []
+        var it = text.utf8.makeIterator()
+        while let b = it.next() {
+            switch b {
+            case UInt8(ascii: "+"): bytes.append(32)
+            case UInt8(ascii: "%"):
+                guard let h = it.next(), let l = it.next(), let v = UInt8(String(decoding: [h, l], as: UTF8.self), radix: 16) else {
+                    return nil
+                }
+                bytes.append(v)
+            default: bytes.append(b)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,46 @@
+public import Logging
+public import RateLimitConfig
+public import RateLimitCore
+public import RateLimitMetrics
+
+/// Re-reads the configuration file and installs its rules; a bad file keeps the old rules.
+public final class ConfigReloader: Sendable {
+    /// The file being served; nil when running on the embedded defaults.
+    public let path: String?
+    let limiter: RateLimiter
+    let metrics: SluiceMetrics
+    let logger: Logger
+    let backend: Backend
+
+    public init(path: String?, backend: Backend, limiter: RateLimiter, metrics: SluiceMetrics, logger: Logger) {
+        self.path = path
+        self.backend = backend
+        self.limiter = limiter
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Reloads now. Returns the number of rules installed, or why nothing changed.
+    @discardableResult
+    public func reload(reason: String) -> Result<Int, APIError> {
+        guard let path else {
+            return .failure(APIError(.conflict, "no configuration file to reload: sluice was started without --config"))
+        }
+        do {
+            let config = try ConfigFile.load(path: path)
+            if config.backend != backend {
+                logger.warning("backend settings changed in \(path); they apply at the next restart", metadata: ["reason": "\(reason)"])
+            }
+            limiter.replaceRules(config.rules)
+            metrics.reloadSuccess.increment()
+            logger.info("configuration reloaded", metadata: ["reason": "\(reason)", "rules": "\(config.rules.rules.count)"])
+            return .success(config.rules.rules.count)
+        } catch {
+            metrics.reloadFailure.increment()
+            logger.error("configuration reload failed; keeping the previous rules", metadata: [
+                "reason": "\(reason)", "error": "\(error.description)",
+            ])
+            return .failure(APIError(.unprocessable, "\(path): \(error.description)"))
+        }
+    }
+}

@@ -1,0 +1,74 @@
+public import NIOCore
+public import RateLimitCore
+public import RateLimitMetrics
+import Synchronization
+
+/// What `/readyz` reports: ready when the config is loaded, the socket is listening, and the
+/// backend is usable.
+public final class Readiness: Sendable {
+    private let configLoaded = Atomic<Bool>(false)
+    private let listening = Atomic<Bool>(false)
+    private let backendUsable = Atomic<Bool>(true)
+
+    public init() {}
+
+    public func setConfigLoaded(_ value: Bool) { configLoaded.store(value, ordering: .releasing) }
+    public func setListening(_ value: Bool) { listening.store(value, ordering: .releasing) }
+    public func setBackendUsable(_ value: Bool) { backendUsable.store(value, ordering: .releasing) }
+
+    /// The failing conditions; empty when ready.
+    public var problems: [String] {
+        var out: [String] = []
+        if !configLoaded.load(ordering: .acquiring) { out.append("configuration not loaded") }
+        if !listening.load(ordering: .acquiring) { out.append("socket not listening") }
+        if !backendUsable.load(ordering: .acquiring) { out.append("backend not usable") }
+        return out
+    }
+}
+
+/// The TCP listener: `GET /metrics`, `/healthz`, `/readyz`. Nothing here changes state.
+public final class OpsHandler: Sendable {
+    let limiter: RateLimiter
+    let metrics: SluiceMetrics
+    let readiness: Readiness
+
+    public init(limiter: RateLimiter, metrics: SluiceMetrics, readiness: Readiness) {
+        self.limiter = limiter
+        self.metrics = metrics
+        self.readiness = readiness
+    }
+
+    public func handle(_ request: HTTPRequest, allocator: ByteBufferAllocator) -> HTTPResponse {
+        var response = HTTPResponse(status: .ok, headers: allocator.buffer(capacity: 0), body: allocator.buffer(capacity: 64))
+        guard ["/metrics", "/healthz", "/readyz"].contains(request.path) else {
+            response.status = .notFound
+            response.body.writeError("no such endpoint: \(request.path) (this port serves /metrics, /healthz, /readyz)")
+            return response
+        }
+        guard request.method == .get || request.method == .head else {
+            response.status = .methodNotAllowed
+            response.addHeader("Allow", "GET, HEAD")
+            response.body.writeError("only GET is served on this port")
+            return response
+        }
+        switch request.path {
+        case "/metrics":
+            for (rule, count) in limiter.activeClients() {
+                metrics.activeClients(rule: rule).set(to: Double(count))
+            }
+            response.contentType = "text/plain; version=0.0.4; charset=utf-8"
+            response.body.writeBytes(metrics.render())
+        case "/healthz":
+            response.body.writeStaticString("{\"status\":\"ok\"}")
+        default:
+            let problems = readiness.problems
+            if problems.isEmpty {
+                response.body.writeStaticString("{\"status\":\"ready\"}")
+            } else {
+                response.status = .serviceUnavailable
+                response.body.writeError(problems.joined(separator: "; "))
+            }
+        }
+        return response
+    }
+}

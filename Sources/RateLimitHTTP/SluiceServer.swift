@@ -1,0 +1,120 @@
+public import Logging
+public import NIOCore
+import NIOPosix
+public import RateLimitCore
+public import ServiceLifecycle
+
+/// Where and how the server listens.
+public struct ServerSettings: Sendable {
+    public var socketPath: String
+    /// Permission bits of the socket file.
+    public var socketMode: UInt32 = 0o660
+    public var metricsHost: String = "127.0.0.1"
+    public var metricsPort: Int = 9780
+    public var maxConnections = 1024
+    /// A connection with nothing to read for this long is closed.
+    public var idleTimeout: TimeAmount = .seconds(60)
+    /// A request must arrive completely within this long once it has started.
+    public var requestTimeout: TimeAmount = .seconds(10)
+    /// How long shutdown waits for connections to finish what they are answering.
+    public var shutdownTimeout: TimeAmount = .seconds(10)
+    /// How often idle keys are evicted.
+    public var sweepInterval: TimeAmount = .seconds(10)
+    public var limits = HTTPRequestParser.Limits.default
+
+    public init(socketPath: String) {
+        self.socketPath = socketPath
+    }
+}
+
+/// The sidecar's listeners as a service: the API on the Unix socket, metrics and health on TCP.
+/// On graceful shutdown it stops accepting, lets connections finish, and removes the socket.
+public struct SluiceServer: Service {
+    let settings: ServerSettings
+    let group: any EventLoopGroup
+    let api: APIHandler
+    let ops: OpsHandler
+    let limiter: RateLimiter
+    let readiness: Readiness
+    let logger: Logger
+
+    public init(
+        settings: ServerSettings, group: any EventLoopGroup, api: APIHandler, ops: OpsHandler,
+        limiter: RateLimiter, readiness: Readiness, logger: Logger
+    ) {
+        self.settings = settings
+        self.group = group
+        self.api = api
+        self.ops = ops
+        self.limiter = limiter
+        self.readiness = readiness
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let path = settings.socketPath
+        try UnixSocketPath.prepare(path)
+        let apiConnections = ConnectionRegistry(maxConnections: settings.maxConnections)
+        let opsConnections = ConnectionRegistry(maxConnections: 64)
+        let apiChannel = try await bootstrap(registry: apiConnections, tcp: false, responder: api.handle)
+            .bind(unixDomainSocketPath: path).get()
+        let opsChannel: any Channel
+        do {
+            try UnixSocketPath.setMode(path, settings.socketMode)
+            opsChannel = try await bootstrap(registry: opsConnections, tcp: true, responder: ops.handle)
+                .bind(host: settings.metricsHost, port: settings.metricsPort).get()
+        } catch {
+            try? await apiChannel.close()
+            UnixSocketPath.remove(path)
+            throw error
+        }
+        readiness.setListening(true)
+        logger.info("sluice listening", metadata: [
+            "socket": "\(path)", "metrics": "\(opsChannel.localAddress.map { "\($0)" } ?? "?")",
+        ])
+        let limiter = self.limiter
+        let sweeper = group.next().scheduleRepeatedTask(initialDelay: settings.sweepInterval, delay: settings.sweepInterval) { _ in
+            limiter.sweep()
+        }
+
+        try? await gracefulShutdown()
+
+        logger.info("shutting down: no new connections; finishing requests in flight")
+        readiness.setListening(false)
+        sweeper.cancel()
+        try? await apiChannel.close()
+        try? await opsChannel.close()
+        apiConnections.quiesceAll()
+        opsConnections.closeAll()
+        let deadline = NIODeadline.now() + settings.shutdownTimeout
+        while apiConnections.openCount > 0, NIODeadline.now() < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        if apiConnections.openCount > 0 {
+            logger.warning("closing connections still open after the shutdown timeout", metadata: ["open": "\(apiConnections.openCount)"])
+            apiConnections.closeAll()
+        }
+        UnixSocketPath.remove(path)
+        logger.info("sluice stopped")
+    }
+
+    private func bootstrap(registry: ConnectionRegistry, tcp: Bool, responder: @escaping HTTPResponder) -> ServerBootstrap {
+        let limits = settings.limits
+        let idle = settings.idleTimeout
+        let requestTimeout = settings.requestTimeout
+        var bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 512)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(HTTPConnectionHandler(
+                        responder: responder, registry: registry, limits: limits, requestTimeout: requestTimeout,
+                        idleTimeout: idle))
+                }
+            }
+        if tcp { bootstrap = bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1) }
+        return bootstrap
+    }
+}

@@ -1,0 +1,49 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Preparing the API socket's path: a stale file from a crashed run is replaced; a live one
+/// (another instance listening) is an error, never stolen.
+public enum UnixSocketPath {
+    public struct Problem: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    public static func prepare(_ path: String) throws(Problem) {
+        guard !path.isEmpty, path.utf8.count < 108 else {
+            throw Problem(description: "socket path must be 1-107 bytes: \(path)")
+        }
+        let directory = path.contains("/") ? String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) : "."
+        var info = stat()
+        if !directory.isEmpty, stat(directory, &info) != 0 || (info.st_mode & S_IFMT) != S_IFDIR {
+            throw Problem(description: "socket directory \(directory) does not exist or is not a directory")
+        }
+        guard lstat(path, &info) == 0 else { return }  // nothing there
+        guard (info.st_mode & S_IFMT) == S_IFSOCK else {
+            throw Problem(description: "\(path) exists and is not a socket; refusing to replace it")
+        }
+        if isListening(path) {
+            throw Problem(description: "another process is listening on \(path); is sluice already running?")
+        }
+        guard unlink(path) == 0 else {
+            throw Problem(description: "cannot remove stale socket \(path): errno \(errno)")
+        }
+    }
+
+    /// True when something accepts connections on the socket at `path`.
+    static func isListening(_ path: String) -> Bool {
+        (try? BlockingHTTPClient(unixSocket: path, timeoutSeconds: 1)) != nil
+    }
+
+    /// Sets the socket file's permission bits.
+    public static func setMode(_ path: String, _ mode: UInt32) throws(Problem) {
+        guard chmod(path, mode_t(mode)) == 0 else {
+            throw Problem(description: "cannot chmod \(path) to \(String(mode, radix: 8)): errno \(errno)")
+        }
+    }
+
+    /// Removes the socket file (at shutdown).
+    public static func remove(_ path: String) {
+        unlink(path)
+    }
+}

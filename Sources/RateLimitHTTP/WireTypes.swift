@@ -1,0 +1,225 @@
+public import NIOCore
+import RateLimitConfig
+public import RateLimitCore
+
+/// A request the API refuses: the status and a message naming the problem.
+public struct APIError: Error, Sendable, Equatable {
+    public var status: HTTPStatus
+    public var message: String
+
+    public init(_ status: HTTPStatus, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    static func badRequest(_ message: String) -> APIError { APIError(.badRequest, message) }
+
+    /// Maps a core error to its status: unknown rule → 404, anything else → 400.
+    init(_ error: CheckError) {
+        switch error {
+        case .unknownRule: self.init(.notFound, error.description)
+        default: self.init(.badRequest, error.description)
+        }
+    }
+}
+
+/// The body of `POST /v1/check`: one check, or several under `checks`.
+public enum CheckBody: Sendable, Equatable {
+    case single(CheckRequest)
+    case batch([CheckRequest])
+
+    /// Decodes and type-checks a check body. Unknown and duplicate fields are errors.
+    public static func decode(_ body: ByteBuffer) throws(APIError) -> CheckBody {
+        let fields = try WireFields(try parseObject(body), context: "")
+        if let checks = fields.value("checks") {
+            try fields.rejectUnknown(["checks"])
+            guard case .array(let items) = checks else { throw .badRequest("checks must be an array, got \(checks.typeName)") }
+            guard !items.isEmpty else { throw .badRequest("checks must not be empty") }
+            guard items.count <= RateLimiter.maxBatch else {
+                throw .badRequest("checks has \(items.count) entries, the maximum is \(RateLimiter.maxBatch)")
+            }
+            var requests: [CheckRequest] = []
+            for (i, item) in items.enumerated() {
+                requests.append(try checkRequest(try WireFields(item, context: "checks[\(i)].")))
+            }
+            return .batch(requests)
+        }
+        return .single(try checkRequest(fields))
+    }
+
+    static func checkRequest(_ fields: WireFields) throws(APIError) -> CheckRequest {
+        try fields.rejectUnknown(["rule", "key", "cost"])
+        return CheckRequest(
+            rule: try fields.requiredString("rule"), key: try fields.requiredString("key"),
+            cost: try fields.integer("cost") ?? 1)
+    }
+}
+
+/// `{"rule": "...", "key": "..."}` for `POST /v1/reset`.
+struct ResetBody {
+    var rule: String
+    var key: String
+
+    static func decode(_ body: ByteBuffer) throws(APIError) -> ResetBody {
+        let fields = try WireFields(try parseObject(body), context: "")
+        try fields.rejectUnknown(["rule", "key"])
+        return ResetBody(rule: try fields.requiredString("rule"), key: try fields.requiredString("key"))
+    }
+}
+
+func parseObject(_ body: ByteBuffer) throws(APIError) -> JSONValue {
+    guard body.readableBytes > 0 else { throw .badRequest("the request body must be a JSON object") }
+    do {
+        return try JSONParser.parse(body)
+    } catch {
+        throw .badRequest(error.description)
+    }
+}
+
+/// The fields of one JSON object, with typed accessors whose errors name the field.
+struct WireFields {
+    let fields: [(String, JSONValue)]
+    let context: String
+
+    init(_ value: JSONValue, context: String) throws(APIError) {
+        guard case .object(let fields) = value else {
+            throw .badRequest("\(context.isEmpty ? "the body" : String(context.dropLast())) must be a JSON object, got \(value.typeName)")
+        }
+        for (i, (name, _)) in fields.enumerated() where fields[..<i].contains(where: { $0.0 == name }) {
+            throw .badRequest("duplicate field \(context)\(name)")
+        }
+        self.fields = fields
+        self.context = context
+    }
+
+    func value(_ name: String) -> JSONValue? { fields.first { $0.0 == name }?.1 }
+
+    func rejectUnknown(_ known: [String]) throws(APIError) {
+        for (name, _) in fields where !known.contains(name) {
+            throw .badRequest("unknown field \(context)\(name)")
+        }
+    }
+
+    func requiredString(_ name: String) throws(APIError) -> String {
+        guard let value = value(name) else { throw .badRequest("missing field \(context)\(name)") }
+        guard case .string(let s) = value else { throw .badRequest("\(context)\(name) must be a string, got \(value.typeName)") }
+        return s
+    }
+
+    /// A non-negative integer written without sign, fraction or exponent.
+    func integer(_ name: String) throws(APIError) -> Int64? {
+        guard let value = value(name) else { return nil }
+        guard case .number(let text) = value, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+              let n = Int64(text), n <= Limits.maxLimit
+        else {
+            throw .badRequest("\(context)\(name) must be an integer from 0 to \(Limits.maxLimit)")
+        }
+        return n
+    }
+}
+
+// MARK: writing
+
+extension ByteBuffer {
+    /// `{"allowed":…,"limit":…,"remaining":…,"reset_after_ms":…,"retry_after_ms":…,"delay_ms":…}`
+    mutating func writeDecision(_ d: Decision, rule: String? = nil, key: String? = nil) {
+        writeStaticString("{")
+        if let rule, let key {
+            writeStaticString("\"rule\":")
+            writeJSONString(rule)
+            writeStaticString(",\"key\":")
+            writeJSONString(key)
+            writeStaticString(",")
+        }
+        writeStaticString(d.allowed ? "\"allowed\":true,\"limit\":" : "\"allowed\":false,\"limit\":")
+        writeDecimal(d.limit)
+        writeStaticString(",\"remaining\":")
+        writeDecimal(d.remaining)
+        writeStaticString(",\"reset_after_ms\":")
+        writeDecimal(Self.millisecondsRoundedUp(d.resetAfter))
+        writeStaticString(",\"retry_after_ms\":")
+        writeDecimal(Self.millisecondsRoundedUp(d.retryAfter))
+        writeStaticString(",\"delay_ms\":")
+        writeDecimal(Self.millisecondsRoundedUp(d.delay))
+        if d.shadowDenied { writeStaticString(",\"shadow_denied\":true") }
+        writeStaticString("}")
+    }
+
+    static func millisecondsRoundedUp(_ ns: Nanoseconds) -> Int64 {
+        ns <= 0 ? 0 : (ns - 1) / 1_000_000 + 1
+    }
+
+    /// `{"error":"…"}`
+    mutating func writeError(_ message: String) {
+        writeStaticString("{\"error\":")
+        writeJSONString(message)
+        writeStaticString("}")
+    }
+
+    /// A rule as the admin API shows it (the same fields as the configuration file).
+    mutating func writeRule(_ rule: Rule) {
+        writeStaticString("{\"name\":")
+        writeJSONString(rule.name)
+        writeStaticString(",")
+        writeLimits(rule.limits)
+        writeStaticString(rule.shadow ? ",\"shadow\":true" : ",\"shadow\":false")
+        writeStaticString(",\"overrides\":[")
+        for (i, (key, policy)) in rule.overrides.sorted(by: { $0.key < $1.key }).enumerated() {
+            if i > 0 { writeStaticString(",") }
+            writeStaticString("{\"key\":")
+            writeJSONString(key)
+            switch policy {
+            case .unlimited: writeStaticString(",\"unlimited\":true")
+            case .limited(let limits):
+                writeStaticString(",")
+                writeLimits(limits, algorithm: false)
+            }
+            writeStaticString("}")
+        }
+        writeStaticString("]}")
+    }
+
+    private mutating func writeLimits(_ limits: Limits, algorithm: Bool = true) {
+        if algorithm {
+            writeStaticString("\"algorithm\":")
+            writeJSONString(limits.algorithm.rawValue)
+            writeStaticString(",")
+        }
+        writeStaticString("\"limit\":")
+        writeDecimal(limits.limit)
+        writeStaticString(",\"period\":")
+        writeJSONString(DurationParser.format(limits.period))
+        if limits.algorithm == .tokenBucket || limits.algorithm == .leakyBucket {
+            writeStaticString(",\"burst\":")
+            writeDecimal(limits.burst)
+        }
+    }
+}
+
+extension JSONValue {
+    /// Writes this value back as JSON text.
+    func write(to out: inout ByteBuffer) {
+        switch self {
+        case .null: out.writeStaticString("null")
+        case .bool(let b): out.writeStaticString(b ? "true" : "false")
+        case .number(let text): out.writeString(text)
+        case .string(let s): out.writeJSONString(s)
+        case .array(let items):
+            out.writeStaticString("[")
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.writeStaticString(",") }
+                item.write(to: &out)
+            }
+            out.writeStaticString("]")
+        case .object(let fields):
+            out.writeStaticString("{")
+            for (i, (name, value)) in fields.enumerated() {
+                if i > 0 { out.writeStaticString(",") }
+                out.writeJSONString(name)
+                out.writeStaticString(":")
+                value.write(to: &out)
+            }
+            out.writeStaticString("}")
+        }
+    }
+}
