@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""Render the kustomize variants and check that the manifests agree with each other.
+
+  k8s_check.py render OUTDIR   write OUTDIR/<variant>.yaml (all objects) and
+                               OUTDIR/<variant>.validate.yaml (without CRD kinds, for
+                               kubernetes-validate), OUTDIR/<variant>.sidecar.json (the sluice
+                               sidecar's args, probes and ConfigMap rules, for the binary checks)
+  k8s_check.py consistency     cross-object checks (below) on every variant
+
+Rendering uses `kubectl kustomize` (or `kustomize build`); without either, a minimal built-in
+renderer handles what k8s/ uses: resources (files and directories) and configMapGenerator.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+VARIANTS = {"base": "k8s/base", "redis": "k8s/overlays/redis"}
+CRD_KINDS = {"PodMonitor", "ServiceMonitor", "PrometheusRule"}
+SIDECAR = "sluice"
+
+
+def render(path):
+    full = os.path.join(ROOT, path)
+    if shutil.which("kubectl"):
+        cmd = ["kubectl", "kustomize", full]
+    elif shutil.which("kustomize"):
+        cmd = ["kustomize", "build", full]
+    else:
+        return mini_kustomize(full), "built-in renderer"
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60).stdout
+    return [d for d in yaml.safe_load_all(out) if d], " ".join(cmd[:2])
+
+
+def mini_kustomize(directory):
+    k = yaml.safe_load(open(os.path.join(directory, "kustomization.yaml")))
+    objs = []
+    for res in k.get("resources", []):
+        p = os.path.join(directory, res)
+        if os.path.isdir(p):
+            objs += mini_kustomize(p)
+        else:
+            objs += [d for d in yaml.safe_load_all(open(p)) if d]
+    for gen in k.get("configMapGenerator", []):
+        data = {}
+        for f in gen.get("files", []):
+            key, _, src = f.partition("=")
+            src = src or key
+            data[os.path.basename(key)] = open(os.path.join(directory, src)).read()
+        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": gen["name"]}, "data": data}
+        if gen.get("behavior") in ("replace", "merge"):
+            objs = [o for o in objs if not (o["kind"] == "ConfigMap" and o["metadata"]["name"] == gen["name"])]
+        objs.append(cm)
+    return objs
+
+
+def pod_spec(obj):
+    return obj.get("spec", {}).get("template", {}).get("spec")
+
+
+def parse_args(args):
+    """['--a', 'x', '--b=y', '--flag'] -> {'--a': 'x', '--b': 'y', '--flag': None}"""
+    out, i = {}, 0
+    while i < len(args):
+        a = args[i]
+        if "=" in a and a.startswith("--"):
+            k, v = a.split("=", 1)
+            out[k] = v
+        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+            out[a] = args[i + 1]
+            i += 1
+        else:
+            out[a] = None
+        i += 1
+    return out
+
+
+def port_number(container, port):
+    if isinstance(port, int):
+        return port
+    for p in container.get("ports", []):
+        if p.get("name") == port:
+            return p["containerPort"]
+    raise ValueError(f"container {container['name']} has no port named {port!r}")
+
+
+def find_sidecar(objs):
+    for o in objs:
+        spec = pod_spec(o) if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet") else None
+        for c in (spec or {}).get("initContainers", []):
+            if c["name"] == SIDECAR:
+                return o, spec, c
+    raise ValueError("no workload with an init container named 'sluice'")
+
+
+def sidecar_info(objs):
+    """What the binary checks need: args, probes, and the rules file the ConfigMap mounts."""
+    workload, spec, c = find_sidecar(objs)
+    args = parse_args(c.get("args", []))
+    cfg = args.get("--config")
+    mounts = {m["mountPath"].rstrip("/"): m["name"] for m in c.get("volumeMounts", [])}
+    vols = {v["name"]: v for v in spec.get("volumes", [])}
+    cfg_dir, cfg_file = os.path.split(cfg)
+    vol = vols[mounts[cfg_dir]]
+    cm_name = vol["configMap"]["name"]
+    cm = next(o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == cm_name)
+    probes = {}
+    for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+        if kind in c:
+            hg = c[kind]["httpGet"]
+            probes[kind] = {"path": hg["path"], "port": port_number(c, hg["port"])}
+    return {"workload": workload["metadata"]["name"], "command": c.get("command"), "args": c.get("args", []),
+            "probes": probes, "rules_file": cfg_file, "rules": cm["data"][cfg_file]}
+
+
+def consistency(objs):
+    """Cross-object checks; returns a list of problems."""
+    errs = []
+    workload, spec, c = find_sidecar(objs)
+    labels = workload["spec"]["template"]["metadata"].get("labels", {})
+    annotations = workload["spec"]["template"]["metadata"].get("annotations", {})
+    if c.get("restartPolicy") != "Always":
+        errs.append("sidecar: restartPolicy must be Always (native sidecar)")
+    args = parse_args(c.get("args", []))
+    for flag in ("--config", "--socket", "--metrics-address"):
+        if not args.get(flag):
+            errs.append(f"sidecar: {flag} missing from args")
+    if errs:
+        return errs
+    metrics_port = int(args["--metrics-address"].rsplit(":", 1)[1])
+    if not args["--metrics-address"].startswith("0.0.0.0:"):
+        errs.append("sidecar: --metrics-address must bind 0.0.0.0 for probes and scraping")
+    if port_number(c, "metrics") != metrics_port:
+        errs.append("sidecar: port 'metrics' differs from --metrics-address")
+    for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+        hg = c.get(kind, {}).get("httpGet")
+        if not hg:
+            errs.append(f"sidecar: {kind} (httpGet) missing")
+        elif port_number(c, hg["port"]) != metrics_port:
+            errs.append(f"sidecar: {kind} port is not the metrics port")
+    if c.get("livenessProbe", {}).get("httpGet", {}).get("path") != "/healthz":
+        errs.append("sidecar: livenessProbe must use /healthz")
+    if c.get("readinessProbe", {}).get("httpGet", {}).get("path") != "/readyz":
+        errs.append("sidecar: readinessProbe must use /readyz")
+    if annotations.get("prometheus.io/scrape") != "true" or annotations.get("prometheus.io/port") != str(metrics_port):
+        errs.append("pod: prometheus.io/scrape must be \"true\" and prometheus.io/port the metrics port")
+    try:
+        info = sidecar_info(objs)
+        yaml.safe_load(info["rules"])
+    except Exception as e:  # noqa: BLE001 - report any lookup failure as a finding
+        errs.append(f"sidecar: --config does not point into a mounted ConfigMap key: {e}")
+    vols = {v["name"]: v for v in spec.get("volumes", [])}
+    sock_dir = os.path.dirname(args["--socket"])
+    sock_vol = next((m["name"] for m in c.get("volumeMounts", []) if m["mountPath"].rstrip("/") == sock_dir), None)
+    if not sock_vol or "emptyDir" not in vols.get(sock_vol, {}):
+        errs.append("sidecar: the --socket directory must be an emptyDir mount")
+    for app in spec.get("containers", []):
+        if not any(m["name"] == sock_vol for m in app.get("volumeMounts", [])):
+            errs.append(f"container {app['name']}: does not mount the socket volume {sock_vol}")
+    psc = spec.get("securityContext", {})
+    if psc.get("seccompProfile", {}).get("type") != "RuntimeDefault" or not psc.get("runAsNonRoot"):
+        errs.append("pod: securityContext needs runAsNonRoot and seccompProfile RuntimeDefault")
+    for ctr in spec.get("initContainers", []) + spec.get("containers", []):
+        sc = ctr.get("securityContext", {})
+        if not (sc.get("readOnlyRootFilesystem") and sc.get("allowPrivilegeEscalation") is False
+                and sc.get("capabilities", {}).get("drop") == ["ALL"]):
+            errs.append(f"container {ctr['name']}: needs readOnlyRootFilesystem, no privilege escalation, drop ALL")
+        r = ctr.get("resources", {})
+        if not (r.get("requests") and r.get("limits", {}).get("memory")):
+            errs.append(f"container {ctr['name']}: needs resource requests and a memory limit")
+    for o in objs:
+        sel = None
+        if o["kind"] in ("PodDisruptionBudget", "PodMonitor"):
+            sel = o["spec"]["selector"].get("matchLabels", {})
+        elif o["kind"] == "Service" and o["spec"].get("selector", {}).get("app.kubernetes.io/name") == labels.get(
+                "app.kubernetes.io/name"):
+            sel = o["spec"]["selector"]
+            for p in o["spec"]["ports"]:
+                try:
+                    port_number(c, p["targetPort"])
+                except ValueError as e:
+                    errs.append(f"Service {o['metadata']['name']}: {e}")
+        elif o["kind"] == "HorizontalPodAutoscaler":
+            if o["spec"]["scaleTargetRef"]["name"] != workload["metadata"]["name"]:
+                errs.append("HPA: scaleTargetRef does not name the workload")
+        if o["kind"] == "PodMonitor":
+            for ep in o["spec"]["podMetricsEndpoints"]:
+                port_number(c, ep["port"])
+        if sel is not None and any(labels.get(k) != v for k, v in sel.items()):
+            errs.append(f"{o['kind']} {o['metadata']['name']}: selector does not match the pod labels")
+    if "replicas" in workload["spec"] and any(o["kind"] == "HorizontalPodAutoscaler" for o in objs):
+        errs.append("workload: sets replicas although an HPA owns the count")
+    return errs
+
+
+def main():
+    cmd = sys.argv[1] if len(sys.argv) > 1 else ""
+    if cmd == "render" and len(sys.argv) == 3:
+        out = sys.argv[2]
+        for name, path in VARIANTS.items():
+            objs, how = render(path)
+            with open(os.path.join(out, f"{name}.yaml"), "w") as f:
+                yaml.safe_dump_all(objs, f, sort_keys=False)
+            with open(os.path.join(out, f"{name}.validate.yaml"), "w") as f:
+                yaml.safe_dump_all([o for o in objs if o["kind"] not in CRD_KINDS], f, sort_keys=False)
+            with open(os.path.join(out, f"{name}.sidecar.json"), "w") as f:
+                json.dump(sidecar_info(objs), f, indent=2)
+            skipped = sorted({o["kind"] for o in objs if o["kind"] in CRD_KINDS})
+            print(f"rendered {path} with {how}: {len(objs)} objects"
+                  + (f" (CRD kinds not schema-validated: {', '.join(skipped)})" if skipped else ""))
+        return 0
+    if cmd == "consistency":
+        failed = False
+        for name, path in VARIANTS.items():
+            errs = consistency(render(path)[0])
+            for e in errs:
+                print(f"{path}: {e}")
+            failed |= bool(errs)
+            if not errs:
+                print(f"{path}: consistent")
+        return 1 if failed else 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
