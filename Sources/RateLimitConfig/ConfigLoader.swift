@@ -80,7 +80,7 @@ public enum ConfigLoader {
 
     static func parseRedis(_ node: Node) throws(ConfigError) -> RedisSettings {
         let redis = try MappingReader(node, path: "backend.redis")
-        try redis.rejectUnknown(["url", "timeout_ms", "on_failure"])
+        try redis.rejectUnknown(["url", "timeout_ms", "on_failure", "password_file"])
         let url = try redis.requiredString("url")
         guard ["redis://", "rediss://", "unix://"].contains(where: { url.hasPrefix($0) }),
               url.split(separator: "/", omittingEmptySubsequences: true).count >= 2
@@ -95,7 +95,8 @@ public enum ConfigLoader {
         guard let policy = FailurePolicy(rawValue: policyText) else {
             throw ConfigError.at(redis.node(for: "on_failure"), "backend.redis.on_failure", "must be allow, deny or local, got \"\(policyText)\"")
         }
-        return RedisSettings(url: url, timeoutMilliseconds: Int(timeout), onFailure: policy)
+        let passwordFile = try redis.string("password_file")
+        return RedisSettings(url: url, timeoutMilliseconds: Int(timeout), onFailure: policy, passwordFile: passwordFile)
     }
 
     static func parseRule(_ node: Node, path: String) throws(ConfigError) -> Rule {

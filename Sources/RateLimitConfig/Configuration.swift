@@ -24,10 +24,8 @@ public enum Backend: Sendable, Equatable {
     }
 }
 
-/// What to do when Redis cannot answer in time.
-public enum FailurePolicy: String, Sendable, CaseIterable {
-    case allow, deny, local
-}
+/// What to do when Redis cannot answer in time (defined in the core, where the store uses it).
+public typealias FailurePolicy = RateLimitCore.FailurePolicy
 
 /// The `backend.redis` section.
 public struct RedisSettings: Sendable, Equatable {
@@ -35,11 +33,14 @@ public struct RedisSettings: Sendable, Equatable {
     public var url: String
     public var timeoutMilliseconds: Int
     public var onFailure: FailurePolicy
+    /// A file whose first line is the password (overrides one in the URL); never logged.
+    public var passwordFile: String?
 
-    public init(url: String, timeoutMilliseconds: Int = 20, onFailure: FailurePolicy = .local) {
+    public init(url: String, timeoutMilliseconds: Int = 20, onFailure: FailurePolicy = .local, passwordFile: String? = nil) {
         self.url = url
         self.timeoutMilliseconds = timeoutMilliseconds
         self.onFailure = onFailure
+        self.passwordFile = passwordFile
     }
 }
 

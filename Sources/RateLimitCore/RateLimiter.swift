@@ -17,6 +17,11 @@ public struct CheckRequest: Sendable, Hashable {
 public struct BatchDecision: Sendable, Hashable {
     public var allowed: Bool
     public var decisions: [Decision]
+
+    public init(allowed: Bool, decisions: [Decision]) {
+        self.allowed = allowed
+        self.decisions = decisions
+    }
 }
 
 /// Receives every committed decision of one rule (metrics live behind this).
@@ -111,13 +116,13 @@ public final class RateLimiter: Sendable {
     }
 
     /// A validated check: its rule, the key's policy and the key's hash.
-    private struct Resolved {
+    struct Resolved {
         var installed: Installed
         var policy: OverridePolicy
         var keyHash: UInt64
     }
 
-    private func validate(_ request: CheckRequest) throws(CheckError) -> Resolved {
+    func validate(_ request: CheckRequest) throws(CheckError) -> Resolved {
         guard let installed = installed(request.rule) else { throw .unknownRule(request.rule) }
         let scan = KeyScan(request.key)
         try Self.validate(scan)
@@ -171,7 +176,7 @@ public final class RateLimiter: Sendable {
         return decision
     }
 
-    private static func shadowAllow(_ decision: inout Decision) {
+    static func shadowAllow(_ decision: inout Decision) {
         decision.allowed = true
         decision.shadowDenied = true
         decision.retryAfter = 0
