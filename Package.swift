@@ -35,7 +35,12 @@ let package = Package(
         ),
         .target(
             name: "RateLimitRedis",
-            dependencies: ["RateLimitCore", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "RateLimitCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -54,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "Sluice",
             dependencies: [
-                "RateLimitCore", "RateLimitConfig", "RateLimitMetrics", "RateLimitHTTP",
+                "RateLimitCore", "RateLimitConfig", "RateLimitMetrics", "RateLimitHTTP", "RateLimitRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -74,7 +79,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "RateLimitHTTPTests", dependencies: ["RateLimitHTTP", "RateLimitCore", "RateLimitMetrics", "RateLimitConfig"], swiftSettings: strict),
-        .testTarget(name: "RateLimitRedisTests", dependencies: ["RateLimitRedis"], swiftSettings: strict),
+        .testTarget(
+            name: "RateLimitRedisTests",
+            dependencies: [
+                "RateLimitRedis", "RateLimitCore", "RateLimitTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "RateLimitCoreTests", dependencies: ["RateLimitCore", "RateLimitTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "RateLimitConfigTests",

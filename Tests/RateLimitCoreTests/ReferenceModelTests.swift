@@ -1,4 +1,5 @@
 import RateLimitCore
+import RateLimitTestSupport
 import Testing
 
 /// An exact rational number (numerator/denominator in lowest terms, denominator > 0).

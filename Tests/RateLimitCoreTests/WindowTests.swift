@@ -1,4 +1,5 @@
 import RateLimitCore
+import RateLimitTestSupport
 import Testing
 
 @Suite struct WindowTests {

@@ -1,0 +1,165 @@
+import NIOCore
+import NIOPosix
+
+/// One connection to Redis, owned by one event loop. It connects on first use, logs in and
+/// runs the setup commands (AUTH, SELECT, SCRIPT LOAD), pipelines every command sent to it,
+/// gives each a deadline, and after a failure reconnects with exponential backoff and jitter.
+final class RedisConnection: Sendable {
+    enum State {
+        case idle(retryAt: NIODeadline, failures: Int)
+        case connecting(EventLoopFuture<any Channel>)
+        case ready(any Channel)
+    }
+
+    let eventLoop: any EventLoop
+    private let endpoint: RedisEndpoint
+    private let connectTimeout: TimeAmount
+    private let setup: @Sendable () -> [[String]]
+    private let onSetup: @Sendable ([RESPValue]) -> Void
+    private let state: NIOLoopBoundBox<State>
+
+    /// Longest wait between reconnection attempts.
+    static let maxBackoff: TimeAmount = .seconds(5)
+    static let firstBackoff: TimeAmount = .milliseconds(50)
+
+    /// - Parameters:
+    ///   - setup: the commands to send first on every new connection.
+    ///   - onSetup: receives their replies (none of which is an error).
+    init(
+        endpoint: RedisEndpoint, eventLoop: any EventLoop, connectTimeout: TimeAmount,
+        setup: @escaping @Sendable () -> [[String]], onSetup: @escaping @Sendable ([RESPValue]) -> Void
+    ) {
+        self.endpoint = endpoint
+        self.eventLoop = eventLoop
+        self.connectTimeout = connectTimeout
+        self.setup = setup
+        self.onSetup = onSetup
+        self.state = NIOLoopBoundBox.makeBoxSendingValue(.idle(retryAt: .uptimeNanoseconds(0), failures: 0), eventLoop: eventLoop)
+    }
+
+    /// Sends one command; its reply, or a `RedisConnectionError` once `timeout` has passed.
+    /// A timed-out command closes the connection: a stalled Redis must not hold later commands.
+    func send(_ arguments: [String], timeout: TimeAmount) -> EventLoopFuture<RESPValue> {
+        var bytes = ByteBufferAllocator().buffer(capacity: 64 + arguments.reduce(0) { $0 + $1.utf8.count + 16 })
+        RESPEncoder.write(arguments, into: &bytes)
+        let promise = eventLoop.makePromise(of: RESPValue.self)
+        let sendBytes = bytes
+        eventLoop.execute { self.sendOnLoop(sendBytes, deadline: .now() + timeout, promise: promise) }
+        return promise.futureResult
+    }
+
+    private func sendOnLoop(_ bytes: ByteBuffer, deadline: NIODeadline, promise: EventLoopPromise<RESPValue>) {
+        let timer = eventLoop.scheduleTask(deadline: deadline) {
+            promise.fail(RedisConnectionError.timeout)
+            if case .ready(let channel) = self.state.value { channel.close(promise: nil) }
+        }
+        promise.futureResult.whenComplete { _ in timer.cancel() }
+        channel().whenComplete { result in
+            switch result {
+            case .failure(let error):
+                promise.fail(error)
+            case .success(let channel):
+                let reply = self.eventLoop.makePromise(of: RESPValue.self)
+                channel.writeAndFlush(RESPCommand(bytes: bytes, promise: reply), promise: nil)
+                reply.futureResult.whenComplete { promise.completeWith($0) }
+            }
+        }
+    }
+
+    /// The connected channel, connecting if needed; fails at once while backing off.
+    private func channel() -> EventLoopFuture<any Channel> {
+        switch state.value {
+        case .ready(let channel) where channel.isActive:
+            return eventLoop.makeSucceededFuture(channel)
+        case .ready:
+            state.value = .idle(retryAt: .now(), failures: 0)
+            return channel()
+        case .connecting(let future):
+            return future
+        case .idle(let retryAt, let failures):
+            guard NIODeadline.now() >= retryAt else {
+                return eventLoop.makeFailedFuture(RedisConnectionError.unavailable("reconnecting (attempt \(failures + 1) soon)"))
+            }
+            let future = connect()
+            state.value = .connecting(future)
+            future.whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    self.state.value = .ready(channel)
+                    channel.closeFuture.whenComplete { _ in
+                        if case .ready(let current) = self.state.value, current === channel {
+                            self.state.value = .idle(retryAt: .now(), failures: 0)
+                        }
+                    }
+                case .failure:
+                    self.state.value = .idle(retryAt: .now() + Self.backoff(failures: failures + 1), failures: failures + 1)
+                }
+            }
+            return future
+        }
+    }
+
+    /// Exponential backoff with "equal jitter": half fixed, half random.
+    static func backoff(failures: Int) -> TimeAmount {
+        let exponent = min(max(failures - 1, 0), 16)
+        let full = min(firstBackoff.nanoseconds << exponent, maxBackoff.nanoseconds)
+        return .nanoseconds(full / 2 + Int64.random(in: 0...(full / 2)))
+    }
+
+    private func connect() -> EventLoopFuture<any Channel> {
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RESPChannelHandler()) }
+            }
+        let connected: EventLoopFuture<any Channel>
+        switch endpoint.address {
+        case .tcp(let host, let port):
+            connected = bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(host: host, port: port)
+        case .unix(let path):
+            connected = bootstrap.connect(unixDomainSocketPath: path)
+        }
+        let commands = setup()
+        let onSetup = self.onSetup
+        let eventLoop = self.eventLoop
+        let timeout = connectTimeout
+        return connected.flatMap { channel in
+            let replies = commands.map { arguments in
+                var bytes = channel.allocator.buffer(capacity: 256)
+                RESPEncoder.write(arguments, into: &bytes)
+                let reply = eventLoop.makePromise(of: RESPValue.self)
+                channel.write(RESPCommand(bytes: bytes, promise: reply), promise: nil)
+                return reply.futureResult
+            }
+            channel.flush()
+            let timer = eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+            return EventLoopFuture.whenAllSucceed(replies, on: eventLoop).flatMapThrowing { values -> any Channel in
+                timer.cancel()
+                for (arguments, value) in zip(commands, values) {
+                    if case .error(let message) = value {
+                        // Never echo the arguments: AUTH carries the password.
+                        throw RedisConnectionError.unavailable("\(arguments.first ?? "setup") failed: \(message)")
+                    }
+                }
+                onSetup(values)
+                return channel
+            }.flatMapErrorThrowing { error in
+                timer.cancel()
+                channel.close(promise: nil)
+                throw error
+            }
+        }
+    }
+
+    /// Closes the connection (shutdown).
+    func close() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit {
+            if case .ready(let channel) = self.state.value {
+                self.state.value = .idle(retryAt: .distantFuture, failures: 0)
+                return channel.close().recover { _ in }
+            }
+            self.state.value = .idle(retryAt: .distantFuture, failures: 0)
+            return self.eventLoop.makeSucceededVoidFuture()
+        }
+    }
+}

@@ -1,0 +1,305 @@
+public import Logging
+public import NIOCore
+public import RateLimitCore
+import Synchronization
+
+/// Settings of the Redis store beyond where Redis is.
+public struct RedisStoreOptions: Sendable {
+    /// Per-command deadline: past it the failure policy answers.
+    public var timeout: TimeAmount = .milliseconds(20)
+    public var connectTimeout: TimeAmount = .seconds(1)
+    public var onFailure: FailurePolicy = .local
+    /// Consecutive failures that open the circuit breaker, and how long it stays open.
+    public var breakerThreshold = 5
+    public var breakerOpen: TimeAmount = .seconds(1)
+    /// Once Redis says "denied until T", deny that key (for that cost or more) locally until T,
+    /// but for at most `cacheDenialsFor`: a reset through another replica is seen within that.
+    public var cacheDenials = true
+    public var cacheDenialsFor: TimeAmount = .seconds(1)
+    /// First part of every Redis key.
+    public var keyPrefix = "sluice"
+    /// How often the background PING runs (keeps `backend_up` and readiness current).
+    public var healthInterval: TimeAmount = .seconds(1)
+    /// Tests only: the time handed to the scripts instead of Redis `TIME`.
+    public var scriptClock: (any NanosecondClock)?
+
+    public init() {}
+}
+
+/// Raised for a request when Redis cannot answer and the policy is `deny` (→ 503).
+public struct BackendUnavailable: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var description: String { "the Redis backend is unavailable (\(reason)) and on_failure is deny" }
+}
+
+/// Decides with the Lua scripts in Redis, shared by every replica. When Redis fails or is
+/// slow, the circuit breaker and `onFailure` decide; `local` falls back to `fallback`.
+public final class RedisStore: Sendable {
+    let options: RedisStoreOptions
+    let fallback: MemoryStore
+    let clock: any NanosecondClock
+    let observer: (any BackendObserver)?
+    let logger: Logger
+    private let connections: [RedisConnection]
+    private let byLoop: [ObjectIdentifier: Int]
+    private let breaker: Mutex<CircuitBreaker>
+    private let shas = ScriptSHAs()
+    private let denials = Mutex<[String: CachedDenial]>([:])
+    private let up = Atomic<Bool>(false)
+    private let health: Mutex<RepeatedTask?> = Mutex(nil)
+
+    struct CachedDenial {
+        var decision: Decision
+        var decidedAt: Nanoseconds
+        var cost: Int64
+    }
+
+    /// Entries in the over-limit cache before expired ones are purged.
+    static let maxCachedDenials = 100_000
+
+    /// - Parameters:
+    ///   - group: one connection is made per event loop of `group`.
+    ///   - fallback: the in-memory store used by `on_failure: local`.
+    public init(
+        endpoint: RedisEndpoint, options: RedisStoreOptions, group: any EventLoopGroup, fallback: MemoryStore,
+        clock: any NanosecondClock, observer: (any BackendObserver)?, logger: Logger
+    ) {
+        self.options = options
+        self.fallback = fallback
+        self.clock = clock
+        self.observer = observer
+        self.logger = logger
+        self.breaker = Mutex(CircuitBreaker(failureThreshold: options.breakerThreshold, openDuration: options.breakerOpen.nanoseconds))
+        let shas = self.shas
+        var setup: [[String]] = []
+        if let password = endpoint.password {
+            setup.append(endpoint.username.map { ["AUTH", $0, password] } ?? ["AUTH", password])
+        }
+        if endpoint.database != 0 { setup.append(["SELECT", String(endpoint.database)]) }
+        let scripts = Script.allCases
+        let loadFrom = setup.count
+        setup += scripts.map { ["SCRIPT", "LOAD", $0.source] }
+        let commands = setup
+        var connections: [RedisConnection] = []
+        var byLoop: [ObjectIdentifier: Int] = [:]
+        for loop in group.makeIterator() {
+            byLoop[ObjectIdentifier(loop)] = connections.count
+            connections.append(RedisConnection(
+                endpoint: endpoint, eventLoop: loop, connectTimeout: options.connectTimeout,
+                setup: { commands },
+                onSetup: { replies in shas.learn(zip(scripts, replies[loadFrom...])) }))
+        }
+        self.connections = connections
+        self.byLoop = byLoop
+    }
+
+    /// True while Redis answers (the last call or health probe succeeded).
+    public var isUp: Bool { up.load(ordering: .relaxed) }
+
+    /// Whether `/readyz` should say ready: always, unless the policy is `deny` and Redis is down
+    /// (then every check would be a 503, and the pod should not receive traffic).
+    public var isUsable: Bool { options.onFailure != .deny || isUp }
+
+    /// Starts the background health probe (PING every `healthInterval`).
+    public func start() {
+        guard let connection = connections.first else { return }
+        let task = connection.eventLoop.scheduleRepeatedAsyncTask(initialDelay: .zero, delay: options.healthInterval) { _ in
+            self.timed("ping", connection.send(["PING"], timeout: max(self.options.timeout, .milliseconds(250))))
+                .flatMapThrowing(Self.checked)
+                .map { _ in () }
+                .recover { error in self.noteFailure(error) }
+        }
+        health.withLock { $0 = task }
+    }
+
+    /// Stops the probe and closes every connection.
+    public func shutdown() async {
+        health.withLock { $0?.cancel(); $0 = nil }
+        for connection in connections { try? await connection.close().get() }
+    }
+
+    private func connection(for eventLoop: any EventLoop) -> RedisConnection {
+        connections[byLoop[ObjectIdentifier(eventLoop)] ?? 0]
+    }
+
+    // MARK: deciding
+
+    /// Decides the checks that have a store item (in order), as one atomic script call.
+    /// Fails only with `BackendUnavailable` (policy `deny`).
+    public func decide(_ checks: [PreparedCheck], commit: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<BatchDecision> {
+        let items = checks.compactMap { check in check.item.map { (check.rule, $0) } }
+        if items.isEmpty { return eventLoop.makeSucceededFuture(BatchDecision(allowed: true, decisions: [])) }
+        let now = clock.now
+        if commit, items.count == 1, let cached = cachedDenial(items[0], now: now) {
+            observer?.cachedDenial()
+            return eventLoop.makeSucceededFuture(BatchDecision(allowed: false, decisions: [cached]))
+        }
+        guard breaker.withLock({ $0.allow(now: now) }) else {
+            return eventLoop.makeCompletedFuture(policy(items.map(\.1), commit: commit, reason: "circuit breaker open"))
+        }
+        let script: Script = items.count == 1 ? Script(items[0].1.limits.algorithm) : .batch
+        let arguments = self.arguments(items, commit: commit)
+        let connection = self.connection(for: eventLoop)
+        return evaluate(script, arguments, on: connection)
+            .flatMapThrowing { reply in try Self.decode(reply, items: items.map(\.1), batch: script == .batch) }
+            .flatMapErrorThrowing { error in
+                self.noteFailure(error)
+                return try self.policy(items.map(\.1), commit: commit, reason: "\(error)").get()
+            }
+            .map { decision in
+                if commit, items.count == 1, !decision.allowed { self.cache(items[0], decision.decisions[0], now: now) }
+                return decision
+            }
+            .hop(to: eventLoop)
+    }
+
+    /// Forgets one key's state in Redis (and in the local fallback).
+    public func reset(_ check: PreparedCheck, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        guard let item = check.item else { return eventLoop.makeSucceededVoidFuture() }
+        let key = redisKey(rule: check.rule, item)
+        _ = denials.withLock { $0.removeValue(forKey: key) }
+        fallback.reset(slot: item.slot, key: item.key)
+        return timed("del", connection(for: eventLoop).send(["DEL", key], timeout: options.timeout))
+            .flatMapThrowing { reply in
+                if case .error(let message) = reply { throw RedisConnectionError.protocolError(message) }
+            }
+            .flatMapErrorThrowing { error in
+                self.noteFailure(error)
+                throw BackendUnavailable(reason: "\(error)")
+            }
+            .hop(to: eventLoop)
+    }
+
+    /// EVALSHA, or EVAL when the script's SHA is unknown or Redis forgot it (NOSCRIPT).
+    private func evaluate(_ script: Script, _ arguments: [String], on connection: RedisConnection) -> EventLoopFuture<RESPValue> {
+        let timeout = options.timeout
+        guard let sha = shas[script] else {
+            return timed("eval", connection.send(["EVAL", script.source] + arguments, timeout: timeout)).flatMapThrowing(Self.checked)
+        }
+        return timed("evalsha", connection.send(["EVALSHA", sha] + arguments, timeout: timeout)).flatMap { reply in
+            if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
+                return self.timed("eval", connection.send(["EVAL", script.source] + arguments, timeout: timeout))
+            }
+            return connection.eventLoop.makeSucceededFuture(reply)
+        }.flatMapThrowing(Self.checked)
+    }
+
+    private static func checked(_ reply: RESPValue) throws -> RESPValue {
+        if case .error(let message) = reply { throw RedisConnectionError.protocolError(message) }
+        return reply
+    }
+
+    /// Counts and times one Redis operation, and keeps `up` and the breaker current.
+    private func timed(_ operation: String, _ future: EventLoopFuture<RESPValue>) -> EventLoopFuture<RESPValue> {
+        let started = NIODeadline.now()
+        future.whenComplete { result in
+            let seconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
+            let status: String
+            switch result {
+            case .success(.error(let message)) where !message.hasPrefix("NOSCRIPT"): status = "error"
+            case .success: status = "ok"
+            case .failure(RedisConnectionError.timeout): status = "timeout"
+            case .failure: status = "unavailable"
+            }
+            self.observer?.operation(operation, status: status, seconds: seconds)
+            if status == "ok" {
+                self.breaker.withLock { $0.recordSuccess() }
+                self.setUp(true)
+            }
+        }
+        return future
+    }
+
+    private func noteFailure(_ error: any Error) {
+        let now = clock.now
+        breaker.withLock { $0.recordFailure(now: now) }
+        if case RedisConnectionError.protocolError = error { return }  // Redis answered: it is up
+        setUp(false)
+    }
+
+    private func setUp(_ value: Bool) {
+        if up.exchange(value, ordering: .relaxed) != value {
+            observer?.backendUp(value)
+            if value {
+                logger.notice("redis backend is up")
+            } else {
+                logger.warning("redis backend is down; on_failure applies", metadata: ["on_failure": "\(options.onFailure.rawValue)"])
+            }
+        }
+    }
+
+    /// The answer when Redis cannot give one.
+    private func policy(_ items: [StoreItem], commit: Bool, reason: String) -> Result<BatchDecision, any Error> {
+        observer?.fallback(options.onFailure)
+        switch options.onFailure {
+        case .allow:
+            return .success(BatchDecision(allowed: true, decisions: items.map { item in
+                Decision(allowed: true, limit: item.limits.limit, period: item.limits.period, remaining: item.limits.limit)
+            }))
+        case .deny:
+            return .failure(BackendUnavailable(reason: reason))
+        case .local:
+            if items.count == 1, let item = items.first {
+                let decision = fallback.decide(item, now: clock.now, commit: commit)
+                return .success(BatchDecision(allowed: decision.allowed || item.shadow, decisions: [decision]))
+            }
+            return .success(fallback.decideBatch(items, now: clock.now, commit: commit))
+        }
+    }
+
+    // MARK: the over-limit cache
+
+    private func cachedDenial(_ item: (String, StoreItem), now: Nanoseconds) -> Decision? {
+        guard options.cacheDenials, item.1.cost > 0 else { return nil }
+        let key = redisKey(rule: item.0, item.1)
+        return denials.withLock { cache -> Decision? in
+            guard let entry = cache[key] else { return nil }
+            let elapsed = now - entry.decidedAt
+            guard elapsed < min(entry.decision.retryAfter, options.cacheDenialsFor.nanoseconds) else {
+                cache.removeValue(forKey: key)
+                return nil
+            }
+            guard item.1.cost >= entry.cost else { return nil }
+            var decision = entry.decision
+            decision.retryAfter -= elapsed
+            decision.resetAfter = max(decision.resetAfter - elapsed, 0)
+            return decision
+        }
+    }
+
+    private func cache(_ item: (String, StoreItem), _ decision: Decision, now: Nanoseconds) {
+        guard options.cacheDenials, decision.retryAfter > 0, item.1.cost > 0 else { return }
+        let key = redisKey(rule: item.0, item.1)
+        denials.withLock { cache in
+            if cache.count >= Self.maxCachedDenials {
+                cache = cache.filter { now - $0.value.decidedAt < $0.value.decision.retryAfter }
+                if cache.count >= Self.maxCachedDenials { cache.removeAll(keepingCapacity: true) }
+            }
+            cache[key] = CachedDenial(decision: decision, decidedAt: now, cost: item.1.cost)
+        }
+    }
+
+    /// Entries in the over-limit cache (for tests and sweeps).
+    public var cachedDenialCount: Int { denials.withLock { $0.count } }
+
+    /// Drops expired over-limit cache entries.
+    public func sweep() {
+        let now = clock.now
+        denials.withLock { cache in cache = cache.filter { now - $0.value.decidedAt < $0.value.decision.retryAfter } }
+    }
+}
+
+/// The SHA1 of each script, as `SCRIPT LOAD` reported it (the same on every connection).
+final class ScriptSHAs: Sendable {
+    private let known = Mutex<[Script: String]>([:])
+
+    subscript(script: Script) -> String? { known.withLock { $0[script] } }
+
+    func learn(_ replies: some Sequence<(Script, RESPValue)>) {
+        known.withLock { known in
+            for (script, reply) in replies {
+                if case .bulkString(let sha?) = reply { known[script] = String(buffer: sha) }
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real `redis-server` on a free loopback port, for the tests; stopped by `stop()`.
+/// The port stays the same across `kill()` + `start()`, so a restart looks like a real one.
+public final class RedisServerProcess: @unchecked Sendable {  // used from one test at a time; Process is not Sendable
+    public let port: Int
+    public let directory: TemporaryDirectory
+    private var process: Process?
+
+    /// `redis-server` on PATH, or nil (then the test is skipped, or fails under SLUICE_REQUIRE_TOOLS=1).
+    public static var executable: String? { which("redis-server") }
+
+    /// Whether a missing tool must fail the test rather than skip it.
+    public static var toolsRequired: Bool { ProcessInfo.processInfo.environment["SLUICE_REQUIRE_TOOLS"] == "1" }
+
+    /// Starts redis-server and waits (with a deadline) until it answers PING.
+    public init() throws {
+        guard Self.executable != nil else { throw Failure(description: "redis-server is not installed") }
+        port = freeLoopbackPort()
+        directory = TemporaryDirectory()
+        try start()
+    }
+
+    public struct Failure: Error, CustomStringConvertible { public var description: String }
+
+    public var url: String { "redis://127.0.0.1:\(port)/0" }
+
+    /// Starts (or restarts) the server on the same port; an empty dataset each time.
+    public func start() throws {
+        guard let executable = Self.executable else { throw Failure(description: "redis-server is not installed") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = [
+            "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", directory.path, "--logfile", directory.file("redis.log"),
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        guard poll(timeout: .seconds(10), { (try? self.command(["PING"])) == "+PONG" }) else {
+            throw Failure(description: "redis-server did not answer PING on port \(port)")
+        }
+    }
+
+    /// SIGKILL, and wait until it is gone.
+    public func kill() {
+        guard let process, process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGSTOP / SIGCONT: a Redis that accepts connections but never answers.
+    public func pause() { process.map { _ = Glibc.kill($0.processIdentifier, SIGSTOP) } }
+    public func resume() { process.map { _ = Glibc.kill($0.processIdentifier, SIGCONT) } }
+
+    public func stop() {
+        resume()
+        kill()
+        directory.remove()
+    }
+
+    /// Sends one command (inline form) on a fresh connection; the first reply line.
+    public func command(_ words: [String]) throws -> String {
+        let client = try BlockingLineClient(port: port)
+        return try client.roundTrip(words.joined(separator: " ") + "\r\n")
+    }
+
+    deinit { kill() }
+}
+
+/// A tiny blocking TCP client that sends a line and reads one reply line (for PING, DBSIZE …).
+struct BlockingLineClient {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        address.sin_port = UInt16(port).bigEndian
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            close(fd)
+            throw RedisServerProcess.Failure(description: "connect failed: errno \(errno)")
+        }
+    }
+
+    func roundTrip(_ text: String) throws -> String {
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count else {
+            throw RedisServerProcess.Failure(description: "send failed")
+        }
+        var reply: [UInt8] = []
+        var byte: UInt8 = 0
+        while recv(fd, &byte, 1, 0) == 1 {
+            if byte == 10 { break }
+            if byte != 13 { reply.append(byte) }
+        }
+        return String(decoding: reply, as: UTF8.self)
+    }
+}

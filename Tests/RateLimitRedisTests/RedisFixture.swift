@@ -1,0 +1,85 @@
+import Logging
+import NIOCore
+import NIOPosix
+import RateLimitCore
+import RateLimitRedis
+import RateLimitTestSupport
+import Synchronization
+import Testing
+
+/// Tests that need redis-server run when it is installed, and must run under SLUICE_REQUIRE_TOOLS=1.
+let redisAvailable = RedisServerProcess.executable != nil || RedisServerProcess.toolsRequired
+
+let ms: Int64 = 1_000_000
+let second: Int64 = 1_000_000_000
+
+func rule(_ name: String, _ algorithm: Algorithm, _ limit: Int64, per period: Int64, burst: Int64? = nil, shadow: Bool = false) -> Rule {
+    // Test inputs are constants chosen to be valid.
+    try! Rule(name: name, limits: Limits(algorithm: algorithm, limit: limit, period: period, burst: burst), shadow: shadow)
+}
+
+/// Counts what a store reports, for assertions.
+final class RecordingObserver: BackendObserver {
+    struct Counts: Sendable {
+        var operations: [String: Int] = [:]
+        var fallbacks: [FailurePolicy: Int] = [:]
+        var cachedDenials = 0
+        var up: [Bool] = []
+    }
+
+    let counts = Mutex(Counts())
+
+    func operation(_ operation: String, status: String, seconds: Double) {
+        counts.withLock { $0.operations["\(operation)/\(status)", default: 0] += 1 }
+    }
+    func backendUp(_ up: Bool) { counts.withLock { $0.up.append(up) } }
+    func fallback(_ policy: FailurePolicy) { counts.withLock { $0.fallbacks[policy, default: 0] += 1 } }
+    func cachedDenial() { counts.withLock { $0.cachedDenials += 1 } }
+
+    var snapshot: Counts { counts.withLock { $0 } }
+}
+
+/// A limiter whose checks are decided by a `RedisStore` on a real redis-server.
+struct RedisLimiter {
+    let limiter: RateLimiter
+    let store: RedisStore
+    let group: MultiThreadedEventLoopGroup
+    let observer = RecordingObserver()
+
+    init(
+        redis: RedisServerProcess, rules: [Rule], clock: any NanosecondClock, policy: FailurePolicy = .deny,
+        timeout: TimeAmount = .seconds(2), scriptClock: (any NanosecondClock)? = nil, cacheDenials: Bool = false
+    ) throws {
+        limiter = RateLimiter(rules: try RuleSet(rules), clock: clock)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var options = RedisStoreOptions()
+        options.timeout = timeout
+        options.connectTimeout = .milliseconds(500)
+        options.onFailure = policy
+        options.scriptClock = scriptClock
+        options.cacheDenials = cacheDenials
+        options.breakerOpen = .milliseconds(200)
+        store = RedisStore(
+            endpoint: try RedisEndpoint(url: redis.url), options: options, group: group, fallback: limiter.store, clock: clock,
+            observer: observer, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    var loop: any EventLoop { group.next() }
+
+    func check(_ rule: String, _ key: String, cost: Int64 = 1, commit: Bool = true) async throws -> Decision {
+        let prepared = try limiter.prepare(CheckRequest(rule: rule, key: key, cost: cost))
+        let stored = try await store.decide([prepared], commit: commit, on: loop).get()
+        return limiter.finish(prepared, stored: stored.decisions.first, commit: commit)
+    }
+
+    func check(batch requests: [CheckRequest], commit: Bool = true) async throws -> BatchDecision {
+        let prepared = try limiter.prepare(batch: requests)
+        let stored = try await store.decide(prepared, commit: commit, on: loop).get()
+        return limiter.finish(batch: prepared, stored: stored, commit: commit)
+    }
+
+    func shutdown() async {
+        await store.shutdown()
+        try? await group.shutdownGracefully()
+    }
+}
