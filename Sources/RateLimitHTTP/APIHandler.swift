@@ -16,13 +16,20 @@ public final class APIHandler: Sendable {
     let reloader: ConfigReloader?
     let adminEnabled: Bool
     let maxInflight: Int
+    /// Decides checks elsewhere (Redis); nil: the limiter's memory store, on the event loop.
+    let remote: (any RemoteDecider)?
     private let inflight = Atomic<Int>(0)
-    private let durations: [DurationHistogram]
+    let durations: [DurationHistogram]
 
     /// - Parameters:
     ///   - adminEnabled: false turns off `/v1/rules*` and `/v1/reload` (`--no-admin`).
     ///   - maxInflight: requests being processed beyond this are refused with 503.
-    public init(limiter: RateLimiter, metrics: SluiceMetrics, reloader: ConfigReloader?, adminEnabled: Bool = true, maxInflight: Int = 4096) {
+    ///   - remote: decides checks in a shared backend instead of the memory store.
+    public init(
+        limiter: RateLimiter, metrics: SluiceMetrics, reloader: ConfigReloader?, adminEnabled: Bool = true,
+        maxInflight: Int = 4096, remote: (any RemoteDecider)? = nil
+    ) {
+        self.remote = remote
         self.limiter = limiter
         self.metrics = metrics
         self.reloader = reloader
@@ -31,7 +38,25 @@ public final class APIHandler: Sendable {
         self.durations = Endpoint.allCases.map { metrics.duration(endpoint: $0.rawValue) }
     }
 
-    /// Answers one request.
+    /// Answers one request: now, or later when a remote backend decides it.
+    public func answer(_ request: HTTPRequest, allocator: ByteBufferAllocator, eventLoop: any EventLoop) -> HTTPAnswer {
+        guard let remote, let endpoint = Endpoint.remote(request.path) else {
+            return .now(handle(request, allocator: allocator))
+        }
+        let count = inflight.wrappingAdd(1, ordering: .relaxed).newValue
+        metrics.inflight.set(to: Double(count))
+        let started = NIODeadline.now()
+        let future = remoteAnswer(request, endpoint, remote, count: count, allocator: allocator, eventLoop: eventLoop)
+        return .later(future.always { result in
+            let after = self.inflight.wrappingSubtract(1, ordering: .relaxed).newValue
+            self.metrics.inflight.set(to: Double(after))
+            if case .success(let response) = result, response.status != .serviceUnavailable || count <= self.maxInflight {
+                self.durations[Endpoint.allCases.firstIndex(of: endpoint) ?? 0].recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+            }
+        })
+    }
+
+    /// Answers one request synchronously, with the memory store.
     public func handle(_ request: HTTPRequest, allocator: ByteBufferAllocator) -> HTTPResponse {
         let count = inflight.wrappingAdd(1, ordering: .relaxed).newValue
         metrics.inflight.set(to: Double(count))
@@ -142,6 +167,17 @@ public final class APIHandler: Sendable {
     }
 
     private func status(query: String, into response: inout HTTPResponse) throws(APIError) {
+        let request = try Self.statusRequest(query: query)
+        do {
+            let decision = try limiter.status(request)
+            Self.answer(decision, rule: request.rule, into: &response)
+        } catch {
+            throw APIError(error)
+        }
+    }
+
+    /// The check a `/v1/status?rule=R&key=K[&cost=N]` query asks about.
+    static func statusRequest(query: String) throws(APIError) -> CheckRequest {
         let params = QueryString.parse(query)
         guard let rule = params["rule"] else { throw .badRequest("missing query parameter rule") }
         guard let key = params["key"] else { throw .badRequest("missing query parameter key") }
@@ -152,13 +188,7 @@ public final class APIHandler: Sendable {
             }
             cost = n
         }
-        let request = CheckRequest(rule: rule, key: key, cost: cost)
-        do {
-            let decision = try limiter.status(request)
-            Self.answer(decision, rule: rule, into: &response)
-        } catch {
-            throw APIError(error)
-        }
+        return CheckRequest(rule: rule, key: key, cost: cost)
     }
 
     /// 200 or 429 with the decision body and the RateLimit headers.
@@ -169,7 +199,7 @@ public final class APIHandler: Sendable {
         if !d.allowed { response.headers.writeRetryAfter(d.retryAfter) }
     }
 
-    private func answer(_ batch: BatchDecision, _ requests: [CheckRequest], into response: inout HTTPResponse) {
+    func answer(_ batch: BatchDecision, _ requests: [CheckRequest], into response: inout HTTPResponse) {
         response.status = batch.allowed ? .ok : .tooManyRequests
         response.body.writeStaticString(batch.allowed ? "{\"allowed\":true,\"results\":[" : "{\"allowed\":false,\"results\":[")
         for (i, d) in batch.decisions.enumerated() {

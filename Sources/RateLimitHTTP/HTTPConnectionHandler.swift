@@ -4,6 +4,16 @@ import Synchronization
 /// Answers one HTTP request synchronously (on the connection's event loop).
 public typealias HTTPResponder = @Sendable (HTTPRequest, ByteBufferAllocator) -> HTTPResponse
 
+/// An answer now (decided on the event loop), or later (a backend such as Redis decides).
+public enum HTTPAnswer: Sendable {
+    case now(HTTPResponse)
+    /// Must complete on the connection's event loop.
+    case later(EventLoopFuture<HTTPResponse>)
+}
+
+/// Answers one HTTP request, now or later; gets the connection's event loop.
+public typealias HTTPAnswerer = @Sendable (HTTPRequest, ByteBufferAllocator, any EventLoop) -> HTTPAnswer
+
 /// Per-server connection accounting: the cap, and the open channels for graceful shutdown.
 public final class ConnectionRegistry: Sendable {
     public let maxConnections: Int
@@ -43,8 +53,9 @@ public final class ConnectionRegistry: Sendable {
     }
 }
 
-/// A lean HTTP/1.1 connection: parses with `HTTPRequestParser`, answers in order (pipelining),
-/// writes all answers of one read in a single flush. Closes on protocol errors, on idle, when
+/// A lean HTTP/1.1 connection: parses with `HTTPRequestParser`, answers in order (pipelining;
+/// an answer decided later holds back the ones after it), writes all answers of one read in a
+/// single flush. Closes on protocol errors, on idle, when
 /// a request takes longer than `requestTimeout` to arrive, and when asked to quiesce.
 final class HTTPConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
@@ -53,7 +64,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
     /// How long an idle connection stays open after shutdown begins.
     static let quiesceGrace: TimeAmount = .milliseconds(100)
 
-    private let responder: HTTPResponder
+    private let responder: HTTPAnswerer
     private let registry: ConnectionRegistry
     private let requestTimeout: TimeAmount
     private let idleTimeout: TimeAmount
@@ -66,9 +77,19 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
     private var quiescing = false
     private var requestDeadline: Scheduled<Void>?
     private var admitted = false
+    /// Answers not yet written, oldest first, once one of them is decided later.
+    private var queued = CircularBuffer<QueuedAnswer>()
+    /// Sequence number of `queued.first`.
+    private var queuedHead: UInt64 = 0
+
+    struct QueuedAnswer {
+        var response: HTTPResponse?
+        var keepAlive: Bool
+        var headOnly: Bool
+    }
 
     init(
-        responder: @escaping HTTPResponder, registry: ConnectionRegistry, limits: HTTPRequestParser.Limits,
+        responder: @escaping HTTPAnswerer, registry: ConnectionRegistry, limits: HTTPRequestParser.Limits,
         requestTimeout: TimeAmount, idleTimeout: TimeAmount
     ) {
         self.responder = responder
@@ -95,7 +116,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
         idleCheck = context.eventLoop.scheduleTask(in: delay) {
             let (handler, context) = loopBound.value
             let quiet = NIODeadline.now() - handler.lastRead
-            if quiet >= handler.idleTimeout, handler.requestDeadline == nil {
+            if quiet >= handler.idleTimeout, handler.requestDeadline == nil, handler.queued.isEmpty {
                 context.close(promise: nil)
             } else {
                 handler.scheduleIdleCheck(context: context, after: max(handler.idleTimeout - quiet, .milliseconds(1)))
@@ -145,7 +166,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
             } catch {
                 var response = HTTPResponse(status: error.status, headers: context.channel.allocator.buffer(capacity: 0), body: context.channel.allocator.buffer(capacity: 96))
                 response.body.writeError(error.message)
-                respond(response, keepAlive: false, headOnly: false, context: context)
+                emit(response, keepAlive: false, headOnly: false, context: context)
                 return
             }
             guard let request else {
@@ -155,9 +176,55 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
                 }
                 return
             }
-            let response = responder(request, context.channel.allocator)
-            respond(response, keepAlive: request.keepAlive && !quiescing, headOnly: request.method == .head, context: context)
+            let keepAlive = request.keepAlive && !quiescing
+            let headOnly = request.method == .head
+            switch responder(request, context.channel.allocator, context.eventLoop) {
+            case .now(let response):
+                emit(response, keepAlive: keepAlive, headOnly: headOnly, context: context)
+            case .later(let future):
+                let sequence = queuedHead + UInt64(queued.count)
+                queued.append(QueuedAnswer(response: nil, keepAlive: keepAlive, headOnly: headOnly))
+                if !keepAlive { closeAfterFlush = true }
+                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                future.whenComplete { result in
+                    let (handler, context) = loopBound.value
+                    handler.decided(sequence, result, context: context)
+                }
+            }
         }
+    }
+
+    /// Writes `response` now, or queues it behind answers still being decided.
+    private func emit(_ response: HTTPResponse, keepAlive: Bool, headOnly: Bool, context: ChannelHandlerContext) {
+        if queued.isEmpty {
+            respond(response, keepAlive: keepAlive, headOnly: headOnly, context: context)
+        } else {
+            queued.append(QueuedAnswer(response: response, keepAlive: keepAlive, headOnly: headOnly))
+            if !keepAlive || response.close { closeAfterFlush = true }
+        }
+    }
+
+    /// A later answer arrived: write every answer at the head of the queue that is ready.
+    private func decided(_ sequence: UInt64, _ result: Result<HTTPResponse, any Error>, context: ChannelHandlerContext) {
+        let index = Int(sequence &- queuedHead)
+        guard index >= 0, index < queued.count else { return }  // the connection was reset meanwhile
+        switch result {
+        case .success(let response):
+            queued[queued.index(queued.startIndex, offsetBy: index)].response = response
+        case .failure:
+            var response = HTTPResponse(status: .internalError, headers: context.channel.allocator.buffer(capacity: 0), body: context.channel.allocator.buffer(capacity: 64))
+            response.body.writeError("internal error")
+            queued[queued.index(queued.startIndex, offsetBy: index)].response = response
+        }
+        let closing = closeAfterFlush
+        closeAfterFlush = false
+        while let head = queued.first, let response = head.response {
+            queued.removeFirst()
+            queuedHead &+= 1
+            respond(response, keepAlive: head.keepAlive, headOnly: head.headOnly, context: context)
+        }
+        if closing { closeAfterFlush = true }
+        flush(context: context, fireReadComplete: false)
     }
 
     private func respond(_ response: HTTPResponse, keepAlive: Bool, headOnly: Bool, context: ChannelHandlerContext) {
@@ -172,19 +239,19 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
         flush(context: context)
     }
 
-    private func flush(context: ChannelHandlerContext) {
+    private func flush(context: ChannelHandlerContext, fireReadComplete: Bool = true) {
         if let out = output, out.readableBytes > 0 {
             output = nil
-            if closeAfterFlush {
+            if closeAfterFlush, queued.isEmpty {
                 let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
                 context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in bound.value.close(promise: nil) }
             } else {
                 context.writeAndFlush(wrapOutboundOut(out), promise: nil)
             }
-        } else if closeAfterFlush {
+        } else if closeAfterFlush, queued.isEmpty {
             context.close(promise: nil)
         }
-        context.fireChannelReadComplete()
+        if fireReadComplete { context.fireChannelReadComplete() }
     }
 
     /// A request that has started must finish arriving within `requestTimeout` (slow clients).
@@ -207,7 +274,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
         var response = HTTPResponse(status: .requestTimeout, headers: context.channel.allocator.buffer(capacity: 0), body: context.channel.allocator.buffer(capacity: 64))
         response.body.writeError("the request did not arrive in time")
         closeAfterFlush = false
-        respond(response, keepAlive: false, headOnly: false, context: context)
+        emit(response, keepAlive: false, headOnly: false, context: context)
         flush(context: context)
     }
 
@@ -216,11 +283,11 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
             quiescing = true
             // One mid-request closes after its answer. An idle one gets a short grace period, so
             // a request already on its way (in the socket buffer, not yet read) is still answered.
-            if requestDeadline == nil, output == nil {
+            if requestDeadline == nil, output == nil, queued.isEmpty {
                 let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
                 context.eventLoop.scheduleTask(in: Self.quiesceGrace) {
                     let (handler, context) = loopBound.value
-                    if handler.requestDeadline == nil, !handler.closeAfterFlush { context.close(promise: nil) }
+                    if handler.requestDeadline == nil, handler.queued.isEmpty, !handler.closeAfterFlush { context.close(promise: nil) }
                 }
             }
             return

@@ -9,8 +9,12 @@ public final class Readiness: Sendable {
     private let configLoaded = Atomic<Bool>(false)
     private let listening = Atomic<Bool>(false)
     private let backendUsable = Atomic<Bool>(true)
+    private let backendProbe = Mutex<(@Sendable () -> Bool)?>(nil)
 
     public init() {}
+
+    /// Asks `probe` on every `/readyz` whether the backend is usable.
+    public func setBackendProbe(_ probe: @escaping @Sendable () -> Bool) { backendProbe.withLock { $0 = probe } }
 
     public func setConfigLoaded(_ value: Bool) { configLoaded.store(value, ordering: .releasing) }
     public func setListening(_ value: Bool) { listening.store(value, ordering: .releasing) }
@@ -21,7 +25,8 @@ public final class Readiness: Sendable {
         var out: [String] = []
         if !configLoaded.load(ordering: .acquiring) { out.append("configuration not loaded") }
         if !listening.load(ordering: .acquiring) { out.append("socket not listening") }
-        if !backendUsable.load(ordering: .acquiring) { out.append("backend not usable") }
+        let probe = backendProbe.withLock { $0 }
+        if !backendUsable.load(ordering: .acquiring) || probe?() == false { out.append("backend not usable") }
         return out
     }
 }

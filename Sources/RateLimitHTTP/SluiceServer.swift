@@ -56,12 +56,15 @@ public struct SluiceServer: Service {
         try UnixSocketPath.prepare(path)
         let apiConnections = ConnectionRegistry(maxConnections: settings.maxConnections)
         let opsConnections = ConnectionRegistry(maxConnections: 64)
-        let apiChannel = try await bootstrap(registry: apiConnections, tcp: false, responder: api.handle)
+        let apiChannel = try await bootstrap(registry: apiConnections, tcp: false, responder: api.answer)
             .bind(unixDomainSocketPath: path).get()
         let opsChannel: any Channel
         do {
             try UnixSocketPath.setMode(path, settings.socketMode)
-            opsChannel = try await bootstrap(registry: opsConnections, tcp: true, responder: ops.handle)
+            let ops = self.ops
+            opsChannel = try await bootstrap(registry: opsConnections, tcp: true) { request, allocator, _ in
+                .now(ops.handle(request, allocator: allocator))
+            }
                 .bind(host: settings.metricsHost, port: settings.metricsPort).get()
         } catch {
             try? await apiChannel.close()
@@ -98,7 +101,7 @@ public struct SluiceServer: Service {
         logger.info("sluice stopped")
     }
 
-    private func bootstrap(registry: ConnectionRegistry, tcp: Bool, responder: @escaping HTTPResponder) -> ServerBootstrap {
+    private func bootstrap(registry: ConnectionRegistry, tcp: Bool, responder: @escaping HTTPAnswerer) -> ServerBootstrap {
         let limits = settings.limits
         let idle = settings.idleTimeout
         let requestTimeout = settings.requestTimeout

@@ -4,8 +4,9 @@ import NIOCore
 import NIOPosix
 import RateLimitConfig
 import RateLimitCore
-import RateLimitHTTP
+public import RateLimitHTTP
 import RateLimitMetrics
+import RateLimitRedis
 import ServiceLifecycle
 import UnixSignals
 
@@ -76,20 +77,26 @@ struct Serve: AsyncParsableCommand {
             printError("sluice: invalid configuration\(config.map { " in \($0)" } ?? ""): \(error.description)")
             throw ExitCode(1)
         }
-        if case .redis = configuration.backend {
-            printError("sluice: backend type redis is not available in this build yet; use type: memory")
-            throw ExitCode(1)
-        }
-
         let metrics = SluiceMetrics(version: SluiceCommand.version)
-        metrics.backendUp(configuration.backend.name).set(to: 1.0)
         let limiter = RateLimiter(rules: configuration.rules, clock: SystemClock()) { rule in
             metrics.recorder(forRule: rule.name)
         }
         let readiness = Readiness()
         readiness.setConfigLoaded(true)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        var redis: RedisStore?
+        switch configuration.backend {
+        case .memory:
+            metrics.backendUp("memory").set(to: 1.0)
+        case .redis(let settings):
+            let store = try makeRedisStore(settings, group: group, limiter: limiter, metrics: metrics, logger: logger)
+            store.start()
+            readiness.setBackendProbe { store.isUsable }
+            redis = store
+        }
         let reloader = ConfigReloader(path: config, backend: configuration.backend, limiter: limiter, metrics: metrics, logger: logger)
-        let api = APIHandler(limiter: limiter, metrics: metrics, reloader: reloader, adminEnabled: !noAdmin, maxInflight: maxInflight)
+        let api = APIHandler(
+            limiter: limiter, metrics: metrics, reloader: reloader, adminEnabled: !noAdmin, maxInflight: maxInflight, remote: redis)
         let ops = OpsHandler(limiter: limiter, metrics: metrics, readiness: readiness)
 
         var settings = ServerSettings(socketPath: socket)
@@ -101,7 +108,6 @@ struct Serve: AsyncParsableCommand {
         settings.idleTimeout = .nanoseconds(DurationParser.parse(idleTimeout) ?? 60_000_000_000)
         settings.requestTimeout = .nanoseconds(DurationParser.parse(requestTimeout) ?? 10_000_000_000)
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let server = SluiceServer(
             settings: settings, group: group, api: api, ops: ops, limiter: limiter, readiness: readiness, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -117,12 +123,44 @@ struct Serve: AsyncParsableCommand {
             try await serviceGroup.run()
         } catch {
             printError("sluice: \(error)")
+            await redis?.shutdown()
             try? await group.shutdownGracefully()
             throw ExitCode(1)
         }
+        await redis?.shutdown()
         try await group.shutdownGracefully()
     }
 }
+
+/// The Redis store for `backend.redis`; exits 1 with the field named when a setting is unusable.
+func makeRedisStore(
+    _ settings: RedisSettings, group: any EventLoopGroup, limiter: RateLimiter, metrics: SluiceMetrics, logger: Logger
+) throws -> RedisStore {
+    var endpoint: RedisEndpoint
+    do {
+        endpoint = try RedisEndpoint(url: settings.url)
+    } catch {
+        printError("sluice: invalid configuration: backend.redis.url: \(error)")
+        throw ExitCode(1)
+    }
+    if let file = settings.passwordFile {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+              let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty else {
+            printError("sluice: invalid configuration: backend.redis.password_file: cannot read a password from \(file)")
+            throw ExitCode(1)
+        }
+        endpoint.password = String(line)
+    }
+    var options = RedisStoreOptions()
+    options.timeout = .milliseconds(Int64(settings.timeoutMilliseconds))
+    options.onFailure = settings.onFailure
+    logger.info("redis backend", metadata: ["redis": "\(endpoint)", "on_failure": "\(settings.onFailure.rawValue)"])
+    return RedisStore(
+        endpoint: endpoint, options: options, group: group, fallback: limiter.store, clock: SystemClock(),
+        observer: BackendMetrics(metrics: metrics), logger: logger)
+}
+
+extension RedisStore: RemoteDecider {}
 
 /// SIGHUP → reload the configuration file.
 struct ReloadOnSignal: Service {

@@ -1,0 +1,84 @@
+import Foundation
+import RateLimitTestSupport
+import Testing
+
+/// `sluice serve` with `backend.type: redis` on a real redis-server, over the real socket.
+@Suite(.serialized, .enabled(if: RedisServerProcess.executable != nil || RedisServerProcess.toolsRequired))
+struct RedisBackendTests {
+    static func config(_ redis: RedisServerProcess, onFailure: String) -> String {
+        """
+        backend:
+          type: redis
+          redis: { url: "\(redis.url)", timeout_ms: 100, on_failure: \(onFailure) }
+        rules:
+          - { name: login, algorithm: sliding_window, limit: 3, period: 1h }
+          - { name: api, algorithm: token_bucket, limit: 100, period: 1s }
+        """
+    }
+
+    @Test func twoSidecarsShareOneLimitThroughRedis() throws {
+        let redis = try RedisServerProcess()
+        defer { redis.stop() }
+        let a = try SluiceProcess(config: Self.config(redis, onFailure: "deny"))
+        defer { a.stop() }
+        let b = try SluiceProcess(config: Self.config(redis, onFailure: "deny"))
+        defer { b.stop() }
+        var statuses: [Int] = []
+        for i in 0..<6 {
+            statuses.append(try (i % 2 == 0 ? a : b).api("POST", "/v1/check", body: #"{"rule":"login","key":"alice"}"#).status)
+        }
+        #expect(statuses == [200, 200, 200, 429, 429, 429])
+        let denied = try b.api("POST", "/v1/check", body: #"{"rule":"login","key":"alice"}"#)
+        #expect(denied.header("Retry-After") != nil)
+        #expect(try a.api("GET", "/v1/status?rule=login&key=alice").status == 429)
+        #expect(try a.api("POST", "/v1/reset", body: #"{"rule":"login","key":"alice"}"#).status == 200)
+        // B may keep denying from its over-limit cache for up to a second; A asks Redis.
+        #expect(try a.api("POST", "/v1/check", body: #"{"rule":"login","key":"alice"}"#).status == 200, "the reset state is in Redis")
+        let batch = try a.api("POST", "/v1/check", body: #"{"checks":[{"rule":"api","key":"k"},{"rule":"login","key":"bob"}]}"#)
+        #expect(batch.status == 200)
+        #expect(try a.metric(#"rate_limiter_backend_up{backend="redis"}"#) == 1)
+        #expect(try a.metric(#"rate_limiter_redis_operations_total{operation="evalsha",status="ok"}"#).map { $0 >= 3 } == true)
+        // A: two allowed before the reset, one after, one in the batch.
+        #expect(try a.metric(#"rate_limiter_request_total{rule="login",allowed="true"}"#) == 4)
+        #expect(try b.metric("rate_limiter_redis_cached_denials_total") == 2, "B asked Redis once, then denied from its cache")
+        #expect(try a.ops("GET", "/readyz").status == 200)
+    }
+
+    @Test func redisDownWithLocalPolicyKeepsAnsweringAndRecovers() throws {
+        let redis = try RedisServerProcess()
+        defer { redis.stop() }
+        let sluice = try SluiceProcess(config: Self.config(redis, onFailure: "local"))
+        defer { sluice.stop() }
+        #expect(try sluice.api("POST", "/v1/check", body: #"{"rule":"api","key":"k"}"#).status == 200)
+        redis.kill()
+        let client = try sluice.client()
+        for _ in 0..<5 { #expect(try client.request("POST", "/v1/check", body: #"{"rule":"api","key":"k"}"#).status == 200) }
+        #expect(try sluice.metric(#"rate_limiter_backend_fallback_total{mode="local"}"#) == 5)
+        #expect(try sluice.metric(#"rate_limiter_backend_up{backend="redis"}"#) == 0)
+        #expect(try sluice.ops("GET", "/readyz").status == 200, "with on_failure: local the sidecar still serves")
+        try redis.start()
+        #expect(poll(timeout: .seconds(10)) { (try? sluice.metric(#"rate_limiter_backend_up{backend="redis"}"#)) == 1 })
+        #expect(try sluice.api("POST", "/v1/check", body: #"{"rule":"api","key":"k"}"#).status == 200)
+    }
+
+    @Test func redisDownWithDenyPolicyIs503AndNotReady() throws {
+        let redis = try RedisServerProcess()
+        defer { redis.stop() }
+        let sluice = try SluiceProcess(config: Self.config(redis, onFailure: "deny"))
+        defer { sluice.stop() }
+        redis.kill()
+        let answer = try sluice.api("POST", "/v1/check", body: #"{"rule":"api","key":"k"}"#)
+        #expect(answer.status == 503)
+        #expect(answer.text.contains("unavailable"))
+        #expect(poll(timeout: .seconds(5)) { (try? sluice.ops("GET", "/readyz").status) == 503 })
+    }
+
+    @Test func badRedisSettingsAreAStartError() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("tls.yaml", "backend:\n  type: redis\n  redis: { url: \"rediss://r:6379\" }\nrules:\n  - { name: a, algorithm: fixed_window, limit: 1, period: 1s }\n")
+        let result = try runSluice(["serve", "--config", dir.file("tls.yaml"), "--socket", dir.file("s.sock"), "--metrics-address", "127.0.0.1:0"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("backend.redis.url"))
+    }
+}
