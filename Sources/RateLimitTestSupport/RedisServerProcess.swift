@@ -9,6 +9,7 @@ public final class RedisServerProcess: @unchecked Sendable {  // used from one t
     public let port: Int
     public let directory: TemporaryDirectory
     private var process: Process?
+    private let extraArguments: [String]
 
     /// `redis-server` on PATH, or nil (then the test is skipped, or fails under SLUICE_REQUIRE_TOOLS=1).
     public static var executable: String? { which("redis-server") }
@@ -16,9 +17,11 @@ public final class RedisServerProcess: @unchecked Sendable {  // used from one t
     /// Whether a missing tool must fail the test rather than skip it.
     public static var toolsRequired: Bool { ProcessInfo.processInfo.environment["SLUICE_REQUIRE_TOOLS"] == "1" }
 
-    /// Starts redis-server and waits (with a deadline) until it answers PING.
-    public init() throws {
+    /// Starts redis-server (with `arguments` added, e.g. `--requirepass`) and waits, with a
+    /// deadline, until it answers PING.
+    public init(arguments: [String] = []) throws {
         guard Self.executable != nil else { throw Failure(description: "redis-server is not installed") }
+        extraArguments = arguments
         port = freeLoopbackPort()
         directory = TemporaryDirectory()
         try start()
@@ -36,12 +39,13 @@ public final class RedisServerProcess: @unchecked Sendable {  // used from one t
         process.arguments = [
             "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", directory.path, "--logfile", directory.file("redis.log"),
-        ]
+        ] + extraArguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         self.process = process
-        guard poll(timeout: .seconds(10), { (try? self.command(["PING"])) == "+PONG" }) else {
+        // With --requirepass, PING answers NOAUTH: the server is up all the same.
+        guard poll(timeout: .seconds(10), { ["+PONG", "-NOAUTH"].contains { (try? self.command(["PING"]))?.hasPrefix($0) == true } }) else {
             throw Failure(description: "redis-server did not answer PING on port \(port)")
         }
     }

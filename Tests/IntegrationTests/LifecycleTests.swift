@@ -104,6 +104,18 @@ import Testing
         #expect(ok.status == 200 && ok.text == #"{"reloaded":true,"rules":4}"#)
     }
 
+    @Test func deletedConfigFileKeepsTheRules() throws {
+        let sluice = try SluiceProcess(config: testRules)
+        defer { sluice.stop() }
+        try FileManager.default.removeItem(atPath: sluice.directory.file("rules.yaml"))
+        let reload = try sluice.api("POST", "/v1/reload")
+        #expect(reload.status == 422, "\(reload.text)")
+        #expect(try sluice.api("POST", "/v1/check", body: #"{"rule":"login","key":"k"}"#).status == 200, "the old rules stay")
+        #expect(try (sluice.metric(#"rate_limiter_config_reloads_total{result="failure"}"#) ?? 0) >= 1)
+        try testRules.write(toFile: sluice.directory.file("rules.yaml"), atomically: true, encoding: .utf8)
+        #expect(try sluice.api("POST", "/v1/reload").status == 200, "a restored file loads again")
+    }
+
     @Test func embeddedDefaultsWithoutConfig() throws {
         let sluice = try SluiceProcess()
         defer { sluice.stop() }

@@ -73,6 +73,64 @@ struct RedisBackendTests {
         #expect(poll(timeout: .seconds(5)) { (try? sluice.ops("GET", "/readyz").status) == 503 })
     }
 
+    @Test func passwordAuthenticatesAndNeverReachesTheLog() throws {
+        let secret = "s3cret-\(UInt32.random(in: 0...UInt32.max))"
+        let redis = try RedisServerProcess(arguments: ["--requirepass", secret])
+        defer { redis.stop() }
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("password", secret + "\n")
+        let url = "redis://default:\(secret)@127.0.0.1:\(redis.port)/0"
+        let viaURL = try SluiceProcess(arguments: ["--log-level", "debug"], config: Self.config(redis, onFailure: "deny").replacingOccurrences(of: redis.url, with: url))
+        defer { viaURL.stop() }
+        #expect(try viaURL.api("POST", "/v1/check", body: #"{"rule":"api","key":"k"}"#).status == 200, "AUTH user and password from the URL")
+        let viaFile = try SluiceProcess(config: Self.config(redis, onFailure: "deny").replacingOccurrences(
+            of: "on_failure: deny }", with: "on_failure: deny, password_file: \"\(dir.file("password"))\" }"))
+        defer { viaFile.stop() }
+        #expect(try viaFile.api("POST", "/v1/check", body: #"{"rule":"api","key":"k"}"#).status == 200, "AUTH via password_file")
+        // A wrong password: Redis is unusable, so under on_failure: deny the sidecar is not ready.
+        let wrong = try SluiceProcess(
+            config: Self.config(redis, onFailure: "deny").replacingOccurrences(of: redis.url, with: "redis://:wrong-\(secret)@127.0.0.1:\(redis.port)"),
+            waitUntilReady: false)
+        defer { wrong.stop() }
+        #expect(poll { (try? wrong.ops("GET", "/readyz").status) == 503 })
+        let refused = try wrong.api("POST", "/v1/check", body: #"{"rule":"api","key":"k"}"#)
+        #expect(refused.status == 503)
+        #expect(!refused.text.contains(secret))
+        for log in [viaURL.log, viaFile.log, wrong.log] { #expect(!log.contains(secret), "a log line carries the password:\n\(log)") }
+        #expect(viaURL.log.contains("redis://default@127.0.0.1"), "the URL is logged without its password")
+    }
+
+    /// Redis busy for a second (DEBUG SLEEP) under concurrent load: every request is answered
+    /// within the timeout by the policy, and Redis is used again afterwards.
+    @Test func slowRedisUnderLoadNeverHoldsARequest() throws {
+        let redis = try RedisServerProcess(arguments: ["--enable-debug-command", "yes"])
+        defer { redis.stop() }
+        let sluice = try SluiceProcess(config: Self.config(redis, onFailure: "allow"))
+        defer { sluice.stop() }
+        #expect(try sluice.api("POST", "/v1/check", body: #"{"rule":"api","key":"k"}"#).status == 200)
+        let sleeper = Thread { _ = try? redis.command(["DEBUG", "SLEEP", "1.5"]) }
+        sleeper.start()
+        usleep(100_000)  // the sleep has begun: Redis answers nobody until it ends
+        let clients = try (0..<4).map { _ in try sluice.client() }
+        var slowest: Duration = .zero
+        for round in 0..<10 {
+            for client in clients {
+                let started = ContinuousClock.now
+                let answer = try client.request("POST", "/v1/check", body: #"{"rule":"api","key":"k\#(round)"}"#)
+                slowest = max(slowest, ContinuousClock.now - started)
+                #expect(answer.status == 200)
+            }
+        }
+        #expect(slowest < .milliseconds(600), "timeout_ms is 100: no request may wait for the sleeping Redis")
+        #expect(try (sluice.metric(#"rate_limiter_backend_fallback_total{mode="allow"}"#) ?? 0) >= 40)
+        #expect(poll(timeout: .seconds(10)) {
+            let before = (try? sluice.metric(#"rate_limiter_redis_operations_total{operation="evalsha",status="ok"}"#)) ?? 0
+            _ = try? sluice.api("POST", "/v1/check", body: #"{"rule":"api","key":"after"}"#)
+            return ((try? sluice.metric(#"rate_limiter_redis_operations_total{operation="evalsha",status="ok"}"#)) ?? 0) > before
+        }, "Redis is used again once it answers")
+    }
+
     @Test func badRedisSettingsAreAStartError() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
