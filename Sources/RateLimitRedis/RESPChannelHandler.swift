@@ -1,36 +1,42 @@
 public import NIOCore
 
-/// One command on its way: its encoded bytes and the promise its reply completes.
+/// One command on its way: its encoded bytes, the promise its reply completes, and when it
+/// must have been answered.
 public struct RESPCommand {
     public var bytes: ByteBuffer
     public var promise: EventLoopPromise<RESPValue>
+    public var deadline: NIODeadline
 
-    public init(bytes: ByteBuffer, promise: EventLoopPromise<RESPValue>) {
+    public init(bytes: ByteBuffer, promise: EventLoopPromise<RESPValue>, deadline: NIODeadline = .distantFuture) {
         self.bytes = bytes
         self.promise = promise
+        self.deadline = deadline
     }
 }
 
 /// The replies a connection is owed, oldest first. Redis answers in order, so each reply
 /// completes the oldest waiting promise. A value type, tested without a socket.
 struct PendingReplies {
-    private var waiting = CircularBuffer<EventLoopPromise<RESPValue>>(initialCapacity: 16)
+    private var waiting = CircularBuffer<(promise: EventLoopPromise<RESPValue>, deadline: NIODeadline)>(initialCapacity: 16)
 
     var count: Int { waiting.count }
 
-    mutating func expect(_ promise: EventLoopPromise<RESPValue>) {
-        waiting.append(promise)
+    /// When the oldest waiting command must have been answered.
+    var firstDeadline: NIODeadline? { waiting.first?.deadline }
+
+    mutating func expect(_ promise: EventLoopPromise<RESPValue>, by deadline: NIODeadline) {
+        waiting.append((promise, deadline))
     }
 
-    /// The promise `reply` belongs to; nil for a reply nobody asked for (a protocol error).
+    /// The promise the next reply belongs to; nil for a reply nobody asked for (a protocol error).
     mutating func match() -> EventLoopPromise<RESPValue>? {
-        waiting.popFirst()
+        waiting.popFirst()?.promise
     }
 
     /// Every promise still waiting (the connection is gone).
     mutating func drain() -> [EventLoopPromise<RESPValue>] {
         defer { waiting.removeAll() }
-        return Array(waiting)
+        return waiting.map(\.promise)
     }
 }
 
@@ -52,6 +58,10 @@ public enum RedisConnectionError: Error, Sendable, Hashable, CustomStringConvert
 }
 
 /// Writes commands, pipelined, and completes their promises with the replies in order.
+///
+/// Deadlines: Redis answers in order, so only the oldest waiting command's deadline matters.
+/// One timer watches it; when a command is overdue every waiting command fails with
+/// `.timeout` and the connection closes (a stalled Redis must not hold later commands).
 final class RESPChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = RESPCommand
@@ -60,11 +70,28 @@ final class RESPChannelHandler: ChannelDuplexHandler {
     private var pending = PendingReplies()
     private var buffer: ByteBuffer?
     private let decoder = RESPDecoder()
+    private var watchdog: Scheduled<Void>?
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let command = unwrapOutboundIn(data)
-        pending.expect(command.promise)
+        pending.expect(command.promise, by: command.deadline)
+        if watchdog == nil, command.deadline != .distantFuture { watch(context: context, until: command.deadline) }
         context.write(wrapOutboundOut(command.bytes), promise: promise)
+    }
+
+    private func watch(context: ChannelHandlerContext, until deadline: NIODeadline) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        watchdog = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = bound.value
+            handler.watchdog = nil
+            guard let first = handler.pending.firstDeadline else { return }
+            if first <= .now() {
+                handler.failAll(RedisConnectionError.timeout)
+                context.close(promise: nil)
+            } else if first != .distantFuture {
+                handler.watch(context: context, until: first)
+            }
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -95,6 +122,8 @@ final class RESPChannelHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        watchdog?.cancel()
+        watchdog = nil
         failAll(RedisConnectionError.closed)
         context.fireChannelInactive()
     }

@@ -17,6 +17,9 @@ final class RedisConnection: Sendable {
     private let setup: @Sendable () -> [[String]]
     private let onSetup: @Sendable ([RESPValue]) -> Void
     private let state: NIOLoopBoundBox<State>
+    /// A flush is scheduled for the end of this event-loop tick (commands written meanwhile
+    /// share one write syscall).
+    private let flushScheduled: NIOLoopBoundBox<Bool>
 
     /// Longest wait between reconnection attempts.
     static let maxBackoff: TimeAmount = .seconds(5)
@@ -35,6 +38,7 @@ final class RedisConnection: Sendable {
         self.setup = setup
         self.onSetup = onSetup
         self.state = NIOLoopBoundBox.makeBoxSendingValue(.idle(retryAt: .uptimeNanoseconds(0), failures: 0), eventLoop: eventLoop)
+        self.flushScheduled = NIOLoopBoundBox.makeBoxSendingValue(false, eventLoop: eventLoop)
     }
 
     /// Sends one command; its reply, or a `RedisConnectionError` once `timeout` has passed.
@@ -43,16 +47,23 @@ final class RedisConnection: Sendable {
         var bytes = ByteBufferAllocator().buffer(capacity: 64 + arguments.reduce(0) { $0 + $1.utf8.count + 16 })
         RESPEncoder.write(arguments, into: &bytes)
         let promise = eventLoop.makePromise(of: RESPValue.self)
-        let sendBytes = bytes
-        eventLoop.execute { self.sendOnLoop(sendBytes, deadline: .now() + timeout, promise: promise) }
+        if eventLoop.inEventLoop {
+            sendOnLoop(bytes, deadline: .now() + timeout, promise: promise)
+        } else {
+            let sendBytes = bytes
+            eventLoop.execute { self.sendOnLoop(sendBytes, deadline: .now() + timeout, promise: promise) }
+        }
         return promise.futureResult
     }
 
     private func sendOnLoop(_ bytes: ByteBuffer, deadline: NIODeadline, promise: EventLoopPromise<RESPValue>) {
-        let timer = eventLoop.scheduleTask(deadline: deadline) {
-            promise.fail(RedisConnectionError.timeout)
-            if case .ready(let channel) = self.state.value { channel.close(promise: nil) }
+        // The common case: connected. The channel handler watches the deadline.
+        if case .ready(let channel) = state.value, channel.isActive {
+            write(RESPCommand(bytes: bytes, promise: promise, deadline: deadline), on: channel)
+            return
         }
+        // Not connected yet: the wait for the connection counts against the deadline too.
+        let timer = eventLoop.scheduleTask(deadline: deadline) { promise.fail(RedisConnectionError.timeout) }
         promise.futureResult.whenComplete { _ in timer.cancel() }
         channel().whenComplete { result in
             switch result {
@@ -60,9 +71,22 @@ final class RedisConnection: Sendable {
                 promise.fail(error)
             case .success(let channel):
                 let reply = self.eventLoop.makePromise(of: RESPValue.self)
-                channel.writeAndFlush(RESPCommand(bytes: bytes, promise: reply), promise: nil)
+                self.write(RESPCommand(bytes: bytes, promise: reply, deadline: deadline), on: channel)
                 reply.futureResult.whenComplete { promise.completeWith($0) }
             }
+        }
+    }
+
+    /// Writes now, flushes once at the end of this event-loop tick.
+    private func write(_ command: RESPCommand, on channel: any Channel) {
+        channel.write(command, promise: nil)
+        guard !flushScheduled.value else { return }
+        flushScheduled.value = true
+        eventLoop.execute {
+            self.flushScheduled.value = false
+            channel.flush()
+            // A reconnect within this tick wrote to a new channel: flush that one too.
+            if case .ready(let current) = self.state.value, current !== channel { current.flush() }
         }
     }
 
