@@ -33,13 +33,14 @@ def all_panels(dash):
         yield from p.get("panels", [])  # panels inside collapsed rows
 
 
-def substitute(expr, variables):
+def substitute(expr, variables, values=None):
+    """Replace built-ins as in SUBSTITUTE, dashboard variables by values[name] (default ".*", "All")."""
     def repl(m):
         name = m.group(1) or m.group(2) or m.group(3)
         if name in SUBSTITUTE:
             return SUBSTITUTE[name]
         if name in variables:
-            return ".*"
+            return (values or {}).get(name, ".*")
         return m.group(0)
     return VAR_RE.sub(repl, expr)
 
@@ -49,21 +50,22 @@ def var_query(v):
     return q.get("query", "") if isinstance(q, dict) else (q or "")
 
 
-def queries(dash):
-    """[(where, kind, promql)] with variables substituted; kind is 'panel' or 'label_values'."""
+def queries(dash, values=None):
+    """[(where, kind, promql)] with variables substituted (values: {variable: regex}, the rest
+    "All"); kind is 'panel' or 'label_values'."""
     variables = {v["name"] for v in dash.get("templating", {}).get("list", [])}
     out = []
     for p in all_panels(dash):
         for t in p.get("targets", []):
             if t.get("expr"):
                 out.append((f"panel {p.get('id')} {p.get('title')!r} {t.get('refId')}", "panel",
-                            substitute(t["expr"], variables)))
+                            substitute(t["expr"], variables, values)))
     for v in dash.get("templating", {}).get("list", []):
         if v.get("type") == "query":
             m = LABEL_VALUES_RE.match(var_query(v))
             if m and m.group(1):
                 out.append((f"variable {v['name']} (label {m.group(2)})", "label_values",
-                            substitute(m.group(1), variables)))
+                            substitute(m.group(1), variables, values)))
     return out
 
 

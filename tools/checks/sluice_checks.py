@@ -8,9 +8,14 @@
                                             redis-server for the redis variant), every probe path
                                             answers 200 on the probe port, the socket has the
                                             manifest's mode and answers, SIGTERM exits 0
-  sluice_checks.py live BIN DASHBOARD RULES a real prometheus scrapes sluice every second while
-                                            curl drives load over the Unix socket; every dashboard
-                                            query and every recording rule must return data
+  sluice_checks.py live BIN DASHBOARD RULES a real prometheus scrapes two sluices every second
+                                            while curl drives load over their Unix sockets: one
+                                            with backend.type: redis on a real redis-server, which
+                                            is paused (SIGSTOP) and later restarted mid-run, and
+                                            one with the memory backend. For each, every dashboard
+                                            query ($namespace/$pod set to that sluice) and every
+                                            recording rule must return data; the Redis failure
+                                            panels must have shown the outages
 
 RENDERDIR is what `k8s_check.py render` wrote. Everything listens on 127.0.0.1 only, every
 wait has a deadline, and every process started here is stopped on exit.
@@ -37,12 +42,31 @@ import dashboard_check  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIVE_RULES = os.path.join(HERE, "live-rules.yaml")
 
-# Dashboard panels allowed to be empty in the live check, which runs the memory backend.
+# The live check's sidecars: their target labels in prometheus (what $namespace and $pod select).
+LIVE_SIDECARS = {
+    "redis": {"namespace": "live-redis", "pod": "sluice-redis-0"},
+    "memory": {"namespace": "live-memory", "pod": "sluice-memory-0"},
+}
+# The redis sidecar's backend: a short timeout so that a paused Redis fails calls quickly, and
+# on_failure: local so that every check is still answered (and readiness stays 200) meanwhile.
+LIVE_REDIS_BACKEND = {"timeout_ms": 50, "on_failure": "local"}
+# Dashboard panels allowed to be empty, per sidecar. The redis sidecar has none: every panel
+# must show data there.
+_NO_REDIS_SERIES = ("the memory backend registers no rate_limiter_redis_* or rate_limiter_backend_fallback_total "
+                    "series; this panel is held on the redis sidecar")
 ALLOW_EMPTY = {
-    "Redis operations by status": "rate_limiter_redis_* series exist only with backend.type: redis",
-    "Redis errors by operation": "needs the redis backend, and failing Redis calls",
-    "Redis latency p99 by operation": "rate_limiter_redis_* series exist only with backend.type: redis",
-    "Backend fallbacks by mode": "counts only while a redis backend is failing (on_failure)",
+    "redis": {},
+    "memory": {title: _NO_REDIS_SERIES for title in (
+        "Redis operations by status", "Redis errors by operation", "Redis latency p99 by operation",
+        "Backend fallbacks by mode")},
+}
+# Queries (panel title, refId) of the redis sidecar that must have been above 0 at some point of
+# the run, not merely present: the Redis backend creates every series at 0 at start, so only a
+# value shows that the dashboard saw the outages.
+MUST_RISE = {
+    ("Redis errors by operation", "A"): "failed Redis calls during the outages",
+    ("Backend fallbacks by mode", "A"): "checks answered by on_failure: local during the outages",
+    ("Backend up", "B"): "the sidecar counted as down during the outages",
 }
 
 results = []
@@ -74,6 +98,7 @@ def stop(p, timeout=10):
     if p.poll() is None:
         try:
             os.killpg(p.pid, signal.SIGTERM)
+            os.killpg(p.pid, signal.SIGCONT)  # a paused (SIGSTOP) process must run to handle SIGTERM
             p.wait(timeout)
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
@@ -153,10 +178,11 @@ def cmd_validate(binary, renderdir, tmp):
     report(r.returncode != 0, "sluice validate rejects an unknown field", f"exit {r.returncode}")
 
 
-def start_redis(tmp):
-    port = free_port()
+def start_redis(tmp, port=None, log="redis.log"):
+    """A redis-server on 127.0.0.1 (a free port, or `port` to restart one); returns (process, port)."""
+    port = port or free_port()
     p = start(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--dir", tmp], os.path.join(tmp, "redis.log"))
+               "--dir", tmp], os.path.join(tmp, log))
 
     def ping():
         try:
@@ -201,11 +227,6 @@ def cmd_probes(binary, renderdir, tmp):
         print(f"  {label}: {' '.join(argv[1:])}", flush=True)
         deadline = time.monotonic() + 30
         wait_for(lambda: p.poll() is not None or http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200, deadline)
-        if p.poll() is not None and redis and "not available in this build" in tail(p):
-            # Until the Redis backend lands (issue 5) the binary refuses type: redis at start.
-            print(f"SKIP {label}: this sluice build has no Redis backend yet", flush=True)
-            stop(redis)
-            continue
         for path in sorted({pr["path"] for pr in info["probes"].values()}):
             same_port = all(pr["port"] == manifest_port for pr in info["probes"].values())
             code = wait_for(lambda: http_get(f"http://127.0.0.1:{port}{path}")[0] == 200 or p.poll() is not None,
@@ -248,17 +269,32 @@ class Load(threading.Thread):
             self.error = e
 
 
-def has_data(prom, expr):
+def query(prom, expr):
+    """Instant query; returns (result or None, detail)."""
     status, body = http_get(f"{prom}/api/v1/query?" + urllib.parse.urlencode({"query": expr}), timeout=5)
     if status != 200:
-        return False, f"HTTP {status}: {body[:200]}"
-    data = json.loads(body)["data"]
+        return None, f"HTTP {status}: {body[:200]}"
+    return json.loads(body)["data"], ""
+
+
+def has_data(prom, expr):
+    data, detail = query(prom, expr)
+    if data is None:
+        return False, detail
     if data["resultType"] == "scalar":
-        values = [data["result"][1]]
+        values = [(data["result"][1], {})]
     else:
-        values = [r["value"][1] for r in data["result"]]
-    real = [v for v in values if v.lower() not in ("nan", "+inf", "-inf")]
-    return bool(real), f"{len(data['result'])} series, {len(real)} with a number"
+        values = [(r["value"][1], r["metric"]) for r in data["result"]]
+    real = [(v, m) for v, m in values if v.lower() not in ("nan", "+inf", "-inf")]
+    shown = ", ".join("{" + ",".join(f"{k}={v}" for k, v in sorted(m.items()) if k not in ("__name__", "instance", "job"))
+                      + "}" for _, m in real[:4])
+    return bool(real), f"{len(values)} series, {len(real)} with a number" + (f": {shown}" if real and real[0][1] else "")
+
+
+def rose(prom, expr, seconds):
+    """expr was above 0 at some evaluation (1 s steps) in the last `seconds`."""
+    ok, detail = has_data(prom, f"max_over_time(({expr})[{int(seconds) + 1}s:1s]) > 0")
+    return ok, f"above 0 in the last {int(seconds) + 1} s: {detail}"
 
 
 def label_has_values(prom, selector, label):
@@ -269,25 +305,105 @@ def label_has_values(prom, selector, label):
     return bool(values), f"values {sorted(values)[:5]}"
 
 
+def sample(port, series):
+    """The value of one series (`name{a="x",b="y"}`, labels in any order) in sluice's /metrics, or None."""
+    def parse(s):
+        name, _, labels = s.partition("{")
+        return name, frozenset(labels.rstrip("}").split(",")) - {""}
+    want = parse(series)
+    status, body = http_get(f"http://127.0.0.1:{port}/metrics")
+    if status != 200:
+        return None
+    for line in body.splitlines():
+        if line.startswith(want[0]) and not line.startswith("#") and parse(line.rsplit(" ", 1)[0]) == want:
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+class Sidecar:
+    def __init__(self, binary, tmp, name, rules_text):
+        self.name, self.labels = name, LIVE_SIDECARS[name]
+        self.cfg, self.rules_text = os.path.join(tmp, f"{name}-rules.yaml"), rules_text
+        open(self.cfg, "w").write(rules_text)
+        self.sock, self.port = os.path.join(tmp, f"{name}.sock"), free_port()
+        self.proc = start([binary, "serve", "--config", self.cfg, "--socket", self.sock,
+                           "--metrics-address", f"127.0.0.1:{self.port}"], os.path.join(tmp, f"{name}-sluice.log"))
+        self.load = Load(self.sock)
+
+    def ready(self):
+        return http_get(f"http://127.0.0.1:{self.port}/readyz")[0] == 200
+
+    def admin(self):
+        """GET /v1/rules, reload, reload of a file with an unknown field (refused), reload."""
+        codes = curl(self.sock, [("GET", "/v1/rules", None), ("POST", "/v1/reload", None)])
+        open(self.cfg, "w").write(self.rules_text + "bogus_field: 1\n")
+        codes += curl(self.sock, [("POST", "/v1/reload", None)])
+        open(self.cfg, "w").write(self.rules_text)
+        codes += curl(self.sock, [("POST", "/v1/reload", None)])
+        ok = codes[:2] == [200, 200] and len(codes) == 4 and codes[2] >= 400 and codes[3] == 200
+        report(ok, f"live {self.name}: GET /v1/rules, reload, reload of a bad file refused, reload", f"status {codes}")
+
+
+def redis_outage(sc, what, begin, end, hold=2.5):
+    """begin() makes Redis fail. Waits until the sidecar reports it (backend_up 0, and a check
+    answered by on_failure: local), keeps Redis failing `hold` s more so that prometheus (1 s
+    scrapes) records the outage, then end() restores Redis and waits until backend_up is 1 and an
+    EVALSHA succeeds again. /readyz must answer 200 throughout (on_failure: local)."""
+    up, fell = 'rate_limiter_backend_up{backend="redis"}', 'rate_limiter_backend_fallback_total{mode="local"}'
+    evalsha_ok = 'rate_limiter_redis_operations_total{operation="evalsha",status="ok"}'
+    readyz = set()
+
+    def watch(cond):
+        readyz.add(http_get(f"http://127.0.0.1:{sc.port}/readyz")[0])
+        return cond()
+    fell0 = sample(sc.port, fell) or 0
+    t0 = time.monotonic()
+    begin()
+    try:
+        down = wait_for(lambda: watch(lambda: sample(sc.port, up) == 0 and (sample(sc.port, fell) or 0) > fell0),
+                        t0 + 10, 0.1)
+        t_down = time.monotonic() - t0
+        if down:
+            hold_until = time.monotonic() + hold
+            wait_for(lambda: watch(lambda: time.monotonic() > hold_until), hold_until + 1, 0.25)
+    finally:
+        end()
+    ok0 = sample(sc.port, evalsha_ok) or 0
+    t1 = time.monotonic()
+    back = wait_for(lambda: watch(lambda: sample(sc.port, up) == 1 and (sample(sc.port, evalsha_ok) or 0) > ok0),
+                    t1 + 20, 0.1)
+    t_back = time.monotonic() - t1
+    ok = bool(down and back) and readyz == {200}
+    report(ok, f"live redis: {what}: backend_up 0 and on_failure local answering after {t_down:.1f} s, "
+               f"held {hold} s, recovered {t_back:.1f} s after Redis came back, /readyz 200 throughout",
+           "" if ok else f"down seen: {bool(down)}, recovered: {bool(back)}, /readyz statuses {sorted(readyz, key=str)}"
+           f"\n{tail(sc.proc)}")
+    return ok
+
+
 def cmd_live(binary, dashboard_path, recording_path, tmp):
-    cfg = os.path.join(tmp, "rules.yaml")
-    good = open(LIVE_RULES).read()
-    open(cfg, "w").write(good)
-    sock, port, pport = os.path.join(tmp, "sluice.sock"), free_port(), free_port()
-    sluice = start([binary, "serve", "--config", cfg, "--socket", sock, "--metrics-address", f"127.0.0.1:{port}"],
-                   os.path.join(tmp, "sluice.log"))
-    ready = wait_for(lambda: http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200 or sluice.poll() is not None,
-                     time.monotonic() + 30) and sluice.poll() is None
-    report(ready, "live: sluice ready", "" if ready else tail(sluice))
-    if not ready:
-        return
+    t_start = time.monotonic()
+    redis, rport = start_redis(tmp)
+    memory_rules = open(LIVE_RULES).read()
+    rules = yaml.safe_load(memory_rules)
+    rules["backend"] = {"type": "redis", "redis": {"url": f"redis://127.0.0.1:{rport}/0", **LIVE_REDIS_BACKEND}}
+    sidecars = [Sidecar(binary, tmp, "redis", yaml.safe_dump(rules, sort_keys=False)),
+                Sidecar(binary, tmp, "memory", memory_rules)]
+    rsc = sidecars[0]
+    for sc in sidecars:
+        ready = wait_for(lambda: sc.ready() or sc.proc.poll() is not None, time.monotonic() + 30) \
+            and sc.proc.poll() is None
+        report(ready, f"live {sc.name}: sluice ready", "" if ready else tail(sc.proc))
+        if not ready:
+            return
+    pport = free_port()
     prom_cfg = os.path.join(tmp, "prometheus.yml")
     with open(prom_cfg, "w") as f:
         yaml.safe_dump({
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
             "rule_files": [os.path.abspath(recording_path)],
-            "scrape_configs": [{"job_name": "sluice", "static_configs": [{
-                "targets": [f"127.0.0.1:{port}"], "labels": {"namespace": "live-check", "pod": "sluice-live-0"}}]}],
+            "scrape_configs": [{"job_name": "sluice", "static_configs": [
+                {"targets": [f"127.0.0.1:{sc.port}"], "labels": sc.labels} for sc in sidecars]}],
         }, f)
     prom = f"http://127.0.0.1:{pport}"
     prometheus = start(["prometheus", f"--config.file={prom_cfg}", f"--storage.tsdb.path={tmp}/tsdb",
@@ -298,62 +414,89 @@ def cmd_live(binary, dashboard_path, recording_path, tmp):
     report(ready, "live: prometheus ready", "" if ready else tail(prometheus))
     if not ready:
         return
+    for sc in sidecars:
+        sc.admin()
 
-    admin = curl(sock, [("GET", "/v1/rules", None), ("POST", "/v1/reload", None)])
-    open(cfg, "w").write(good + "bogus_field: 1\n")
-    admin += curl(sock, [("POST", "/v1/reload", None)])
-    open(cfg, "w").write(good)
-    admin += curl(sock, [("POST", "/v1/reload", None)])
-    ok = admin[:2] == [200, 200] and len(admin) == 4 and admin[2] >= 400 and admin[3] == 200
-    report(ok, "live: GET /v1/rules, reload, reload of a bad file refused, reload", f"status {admin}")
-
-    load = Load(sock)
-    load.start()
+    dashboard = json.load(open(dashboard_path))
+    for sc in sidecars:
+        sc.load.start()
+    t_load = time.monotonic()
     try:
-        first = wait_for(lambda: has_data(prom, 'rate_limiter_request_total{allowed="false"}')[0],
-                         time.monotonic() + 60, 0.5)
-        report(first, "live: prometheus has scraped decisions", "" if first else tail(prometheus) + "\n" + tail(sluice))
-        if not first:
+        for sc in sidecars:
+            sel = f'namespace="{sc.labels["namespace"]}"'
+            first = wait_for(lambda: has_data(prom, f'rate_limiter_request_total{{allowed="false",{sel}}}')[0],
+                             time.monotonic() + 60, 0.5)
+            report(first, f"live {sc.name}: prometheus has scraped decisions",
+                   "" if first else tail(prometheus) + "\n" + tail(sc.proc))
+            if not first:
+                return
+
+        # Two Redis outages while the load goes on: paused (calls time out, the circuit breaker
+        # opens), then stopped and restarted on the same port (connections refused, reconnect).
+        paused = redis_outage(rsc, "redis-server paused (SIGSTOP, SIGCONT)",
+                              lambda: os.kill(redis.pid, signal.SIGSTOP), lambda: os.kill(redis.pid, signal.SIGCONT))
+        restarted = {}
+        redis_outage(rsc, "redis-server stopped and restarted on the same port", lambda: stop(redis),
+                     lambda: restarted.setdefault("p", start_redis(tmp, rport, "redis-restarted.log")[0]))
+        if not paused:
             return
-        checks = []
-        for where, kind, expr in dashboard_check.queries(json.load(open(dashboard_path))):
-            title = where.split("'")[1] if "'" in where else ""
-            if kind == "label_values":
-                label = where.split("(label ")[1].rstrip(")")
-                checks.append((f"dashboard {where}", lambda e=expr, lb=label: label_has_values(prom, e, lb), None))
-            else:
-                checks.append((f"dashboard {where}", lambda e=expr: has_data(prom, e), ALLOW_EMPTY.get(title)))
-        for g in yaml.safe_load(open(recording_path))["groups"]:
-            for r in g["rules"]:
-                if "record" in r:
-                    checks.append((f"recording rule {r['record']}", lambda e=r["record"]: has_data(prom, e), None))
-        pending = {name for name, _, allow in checks if not allow}
+
+        checks = []  # (name, fn, allowed empty: reason or None)
+        for sc in sidecars:
+            for where, kind, expr in dashboard_check.queries(dashboard, sc.labels):
+                name = f"{sc.name}: dashboard {where}"
+                if kind == "label_values":
+                    label = where.split("(label ")[1].rstrip(")")
+                    checks.append((name, expr, lambda e=expr, lb=label: label_has_values(prom, e, lb), None))
+                    continue
+                title, ref = where.split("'")[1], where.rsplit(" ", 1)[1]
+                if sc is rsc and (title, ref) in MUST_RISE:
+                    checks.append((name + f" rose above 0 ({MUST_RISE[title, ref]})", expr,
+                                   lambda e=expr: rose(prom, e, time.monotonic() - t_load), None))
+                else:
+                    checks.append((name, expr, lambda e=expr: has_data(prom, e), ALLOW_EMPTY[sc.name].get(title)))
+            sel = f'{{namespace="{sc.labels["namespace"]}"}}'
+            for g in yaml.safe_load(open(recording_path))["groups"]:
+                for r in g["rules"]:
+                    if "record" in r:
+                        e = r["record"] + sel
+                        checks.append((f"{sc.name}: recording rule {e}", e, lambda e=e: has_data(prom, e), None))
+        e = f'rate_limiter_redis_cached_denials_total{{namespace="{rsc.labels["namespace"]}"}} > 0'
+        checks.append(("redis: denials answered from the over-limit cache", e, lambda e=e: has_data(prom, e), None))
+
+        pending = {name for name, _, _, allow in checks if not allow}
         outcome = {}
         deadline = time.monotonic() + 45
         while True:  # poll until every required query has data, or the deadline
-            for name, fn, _ in checks:
+            for name, _, fn, _ in checks:
                 if name not in outcome or not outcome[name][0]:
                     outcome[name] = fn()
             pending = {n for n in pending if not outcome[n][0]}
             if not pending or time.monotonic() > deadline:
                 break
             time.sleep(1)
-        exprs = {f"dashboard {w}": e for w, _, e in dashboard_check.queries(json.load(open(dashboard_path)))}
-        for name, _, allow in checks:
+        for name, expr, _, allow in checks:
             ok, detail = outcome[name]
             if ok:
-                report(True, f"live: {name}", detail)
+                report(True, f"live {name}", detail)
             elif allow:
-                report(None, f"live: {name}", f"empty, allowed: {allow}")
+                report(None, f"live {name}", f"empty, allowed: {allow}")
             else:
-                report(False, f"live: {name}", f"{detail}\n    query: {exprs.get(name, name)}")
+                report(False, f"live {name}", f"{detail}\n    query: {expr}")
     finally:
-        load.stop_event.set()
-        load.join(15)
-    codes = load.codes.get("POST /v1/check default", set())
-    report(load.error is None and {200, 429} <= codes, "live: load saw both allowed (200) and denied (429)",
-           f"status codes by request: { {k: sorted(v) for k, v in load.codes.items()} }"
-           + (f", error {load.error}" if load.error else ""))
+        for sc in sidecars:
+            sc.load.stop_event.set()
+        for sc in sidecars:
+            sc.load.join(15)
+    for sc in sidecars:
+        codes = {k: sorted(v) for k, v in sc.load.codes.items()}
+        checks_seen = set().union(*(v for k, v in sc.load.codes.items() if k.startswith("POST /v1/check")))
+        ok = sc.load.error is None and {200, 429} <= set(sc.load.codes.get("POST /v1/check default", ())) \
+            and checks_seen <= {200, 429}
+        report(ok, f"live {sc.name}: every check answered 200 or 429, both seen"
+               + (" (also while Redis was down)" if sc is rsc else ""),
+               f"status codes by request: {codes}" + (f", error {sc.load.error}" if sc.load.error else ""))
+    print(f"  live check took {time.monotonic() - t_start:.0f} s", flush=True)
 
 
 def main():
