@@ -12,6 +12,11 @@ let package = Package(
     products: [
         .executable(name: "sluice", targets: ["Sluice"]),
         .library(name: "RateLimitCore", targets: ["RateLimitCore"]),
+        // For the fuzz targets in Fuzz/ (a separate package that depends on this one by path).
+        .library(name: "RateLimitConfig", targets: ["RateLimitConfig"]),
+        .library(name: "RateLimitMetrics", targets: ["RateLimitMetrics"]),
+        .library(name: "RateLimitHTTP", targets: ["RateLimitHTTP"]),
+        .library(name: "RateLimitRedis", targets: ["RateLimitRedis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -148,7 +148,9 @@ public struct HTTPRequestParser: Sendable {
         }
         guard let end else {
             scannedHeaderBytes = available
-            if available - lead > limits.maxHeaderBytes { throw .headersTooLarge }
+            // Up to 3 bytes of the terminating CRLFCRLF may be here already, so the head is at
+            // least `available - lead - 3` bytes: the same verdict as when it all arrives at once.
+            if available - lead - 3 > limits.maxHeaderBytes { throw .headersTooLarge }
             return nil
         }
         if end - lead > limits.maxHeaderBytes { throw .headersTooLarge }
@@ -290,25 +292,31 @@ public struct HTTPRequestParser: Sendable {
         defer { chunks = scan }
         let base = buffer.readerIndex
         let end = buffer.readableBytes
+        // A line too long is refused whether or not its CRLF has arrived (when it has not, its
+        // CR may be the last byte here), so the verdict never depends on how the bytes were split.
         while true {
             guard let lineEnd = Self.findCRLF(buffer, from: base + scan.offset, to: base + end) else {
-                if end - scan.offset > 1024 { throw .badRequest("malformed chunk size line") }
+                if end - scan.offset - 1 > Self.maxChunkLine { throw .badRequest("malformed chunk size line") }
                 return nil
             }
+            if lineEnd - base - scan.offset > Self.maxChunkLine { throw .badRequest("malformed chunk size line") }
             let sizeLine = buffer.getSlice(at: base + scan.offset, length: lineEnd - base - scan.offset) ?? ByteBuffer()
             let sizeText = sizeLine.readableBytesView.prefix { $0 != UInt8(ascii: ";") }
-            guard !sizeText.isEmpty, sizeText.count <= 8, let size = Int(String(decoding: sizeText, as: UTF8.self), radix: 16), size >= 0 else {
+            guard !sizeText.isEmpty, sizeText.count <= 8,
+                  sizeText.allSatisfy({ (48...57).contains($0) || (65...70).contains($0) || (97...102).contains($0) }),  // hex digits only: no sign
+                  let size = Int(String(decoding: sizeText, as: UTF8.self), radix: 16), size >= 0 else {
                 throw .badRequest("malformed chunk size")
             }
             let dataStart = lineEnd + 2 - base
             if size == 0 {
-                // Trailers: lines until an empty one.
+                // Trailers: lines until an empty one, at most maxHeaderBytes in all.
                 var cursor = dataStart
                 while true {
                     guard let trailerEnd = Self.findCRLF(buffer, from: base + cursor, to: base + end) else {
-                        if end - cursor > limits.maxHeaderBytes { throw .headersTooLarge }
+                        if end - dataStart - 1 > limits.maxHeaderBytes { throw .headersTooLarge }
                         return nil
                     }
+                    if trailerEnd - base - dataStart > limits.maxHeaderBytes { throw .headersTooLarge }
                     let emptyLine = trailerEnd == base + cursor
                     cursor = trailerEnd + 2 - base
                     if emptyLine { return (scan.body, cursor) }
@@ -323,6 +331,9 @@ public struct HTTPRequestParser: Sendable {
             scan.offset = dataStart + size + 2
         }
     }
+
+    /// Longest chunk-size line (size and extensions), without its CRLF.
+    static let maxChunkLine = 1024
 
     private static func findCRLF(_ buffer: ByteBuffer, from: Int, to: Int) -> Int? {
         var i = from

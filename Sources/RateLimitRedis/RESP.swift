@@ -52,6 +52,12 @@ public struct RESPDecoder: Sendable {
     private func parse(_ buffer: inout ByteBuffer, depth: Int) throws(Failure) -> RESPValue? {
         guard depth < maxDepth else { throw Failure(description: "RESP nested deeper than \(maxDepth)") }
         guard let type = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
+        // Refuse an unknown type byte before reading its line: a line that starts with CR has no
+        // type byte to skip (found by Fuzz/FuzzRESP: "\r\n" trapped in readLine).
+        switch type {
+        case UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: ":"), UInt8(ascii: "_"), UInt8(ascii: "$"), UInt8(ascii: "*"): break
+        default: throw Failure(description: "unknown RESP type byte \(type)")
+        }
         guard let line = try readLine(&buffer, skippingType: true) else { return nil }
         switch type {
         case UInt8(ascii: "+"): return .simpleString(line)
