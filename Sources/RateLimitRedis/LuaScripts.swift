@@ -10,11 +10,11 @@
 ///     static let name: String = a + b  a concatenation of fragment names (may continue on lines
 ///                                      that start with `+`)
 enum LuaScripts {
-    static let tokenBucket: String = singleHeader + prelude + tokenBucketFunction + singleMain
+    static let tokenBucket: String = singleHeader + prelude + gcraState + tokenBucketFunction + singleMain
     static let slidingWindow: String = singleHeader + prelude + slidingWindowFunction + singleMain
     static let fixedWindow: String = singleHeader + prelude + fixedWindowFunction + singleMain
-    static let leakyBucket: String = singleHeader + prelude + leakyBucketFunction + singleMain
-    static let batch: String = batchHeader + prelude
+    static let leakyBucket: String = singleHeader + prelude + gcraState + leakyBucketFunction + singleMain
+    static let batch: String = batchHeader + prelude + gcraState
         + tokenBucketFunction + slidingWindowFunction + fixedWindowFunction + leakyBucketFunction
         + batchMain
 
@@ -67,144 +67,158 @@ enum LuaScripts {
     // MARK: prelude
 
     static let prelude = #"""
-    -- ---- exact integers ----------------------------------------------------------------------
-    -- Lua numbers are IEEE doubles: integers are exact below 2^53. Every plain number here is an
-    -- integer in [0, 2^53). Lemma, used for every division: for integers 0 <= t < 2^53 and
-    -- m >= 1, math.floor(t / m) is exactly floor(t/m). (If t/m is an integer k, it is exact.
-    -- Otherwise k = floor(t/m) is representable, so the rounded quotient is >= k, and t/m is at
-    -- least 1/m below k + 1 while the rounding error is at most (t/m)·2^-53 < 1/m, as t < 2^53.)
-    --
-    -- Values that can pass 2^53 (now·limit, burst·period, the TAT: up to ~1e25) are "bigs":
-    -- arrays of base-100 digits, least significant first, no leading zeros ({} is 0). Bigs have
-    -- no size limit. A big is only multiplied or divided by a small m, 0 <= m <= 2^53/100 ≈
-    -- 9.007e13: limits, bursts, costs and counts are <= 1e9, periods <= 3.17e13, and 1000. Then
-    -- every intermediate of mul and divmod is < 100·m <= 2^53, hence exact.
-    local BASE = 100
-    local MAX = 9007199254740991  -- 2^53 - 1: the largest number returned; larger results clamp to it
+    -- ---- numbers --------------------------------------------------------------------------------
+    -- Lua numbers are IEEE doubles: integers are exact below 2^53, and IEEE rounds correctly, so a
+    -- sum, difference or product of such integers is exact when the result is below 2^53. Every
+    -- plain number here is an integer, and every one that is used lies in [0, 2^53). Two facts:
+    -- (1) Division: for integers 0 <= t < 2^53 and m >= 1, math.floor(t / m) is exactly floor(t/m).
+    --     (If t/m is an integer k, it is exact. Otherwise k = floor(t/m) is representable, so the
+    --     rounded quotient is >= k, and t/m is at least 1/m below k + 1 while the rounding error is
+    --     at most (t/m)·2^-53 < 1/m, as t < 2^53.)
+    -- (2) Guards: a sum or product of exact integers >= 0 is exact when the true result is below
+    --     2^53, and rounds to a value >= 2^53 otherwise (rounding is monotonic and 2^53 is a
+    --     double); by induction the same holds along a chain of + and ·. So `x < 2^53` on such an
+    --     x both proves it exact and tells when it is not. The algorithms compute in plain numbers
+    --     behind such guards (the fast paths); when a guard fails, the exact path (bigs) decides.
+    -- (Lua folds constant expressions such as 2^53 and 2^40 when it compiles the script.)
+    local MAX = 2^53 - 1  -- the largest number returned; larger results clamp to it
+    local floor = math.floor
 
-    local function trim(a)
-      while a[#a] == 0 do a[#a] = nil end
-      return a
+    local function ceil_div(a, m)  -- ceil(a/m) for 0 <= a < 2^53, m >= 1
+      local r = a % m  -- a - floor(a/m)·m: exact (1)
+      if r == 0 then return a / m end
+      return (a - r) / m + 1  -- (a - r)/m = floor(a/m), an exact quotient
     end
 
-    local function big(n)  -- an integer 0 <= n < 2^53 as a big (n < 0 gives 0)
-      local a = {}
-      while n > 0 do
-        local q = math.floor(n / BASE)  -- exact (lemma)
-        a[#a + 1] = n - q * BASE
-        n = q
+    -- ---- exact integers of any size (the slow paths) --------------------------------------------
+    -- On the exact paths, values that can pass 2^53 (now·limit, burst·period, the TAT: up to
+    -- ~1e25) are "bigs": arrays of base-100 digits, least significant first, no leading zeros ({}
+    -- is 0). Bigs have no size limit. A big is only multiplied or divided by a small m,
+    -- 0 <= m <= 2^53/100 ≈ 9.007e13: limits, bursts, costs and counts are <= 1e9, periods
+    -- <= 3.17e13, 1000, 2^40. Then every intermediate of mul and divmod is < 100·m <= 2^53, hence
+    -- exact. bigs() creates these functions on first use, so that a call decided on a fast path
+    -- does not pay for them (a script creates its closures anew on every call).
+    local big_functions
+    local function bigs()
+      if big_functions then return big_functions end
+      local BASE = 100
+
+      local function trim(a)
+        while a[#a] == 0 do a[#a] = nil end
+        return a
       end
-      return a
-    end
 
-    local function cmp(a, b)  -- -1, 0 or 1
-      if #a ~= #b then return #a < #b and -1 or 1 end
-      for i = #a, 1, -1 do
-        if a[i] ~= b[i] then return a[i] < b[i] and -1 or 1 end
+      local function big(n)  -- an integer 0 <= n < 2^53 as a big (n < 0 gives 0)
+        local a = {}
+        while n > 0 do
+          local q = floor(n / BASE)  -- exact (1)
+          a[#a + 1] = n - q * BASE
+          n = q
+        end
+        return a
       end
-      return 0
-    end
 
-    local function bigmax(a, b)
-      if cmp(a, b) >= 0 then return a end
-      return b
-    end
-
-    local function add(a, b)
-      local s, carry = {}, 0
-      for i = 1, math.max(#a, #b) do
-        local t = (a[i] or 0) + (b[i] or 0) + carry  -- <= 199
-        carry = t >= BASE and 1 or 0
-        s[i] = t - carry * BASE
+      local function cmp(a, b)  -- -1, 0 or 1
+        if #a ~= #b then return #a < #b and -1 or 1 end
+        for i = #a, 1, -1 do
+          if a[i] ~= b[i] then return a[i] < b[i] and -1 or 1 end
+        end
+        return 0
       end
-      if carry > 0 then s[#s + 1] = carry end
-      return s
-    end
 
-    -- a - b when a > b, else 0: the Swift divisions (Wide) answer 0 for a dividend <= 0.
-    local function sub0(a, b)
-      if cmp(a, b) <= 0 then return {} end
-      local d, borrow = {}, 0
-      for i = 1, #a do
-        local t = a[i] - (b[i] or 0) - borrow
-        borrow = t < 0 and 1 or 0
-        d[i] = t + borrow * BASE
+      local function add(a, b)
+        local s, carry = {}, 0
+        for i = 1, math.max(#a, #b) do
+          local t = (a[i] or 0) + (b[i] or 0) + carry  -- <= 199
+          carry = t >= BASE and 1 or 0
+          s[i] = t - carry * BASE
+        end
+        if carry > 0 then s[#s + 1] = carry end
+        return s
       end
-      return trim(d)
-    end
 
-    local function mul(a, m)  -- a·m, m small
-      local p, carry = {}, 0
-      for i = 1, #a do
-        local t = a[i] * m + carry  -- <= 99m + (m - 1) < 100m: exact, and the next carry <= m - 1
-        carry = math.floor(t / BASE)
-        p[i] = t - carry * BASE
+      -- a - b when a > b, else 0: the Swift divisions (Wide) answer 0 for a dividend <= 0.
+      local function sub0(a, b)
+        if cmp(a, b) <= 0 then return {} end
+        local d, borrow = {}, 0
+        for i = 1, #a do
+          local t = a[i] - (b[i] or 0) - borrow
+          borrow = t < 0 and 1 or 0
+          d[i] = t + borrow * BASE
+        end
+        return trim(d)
       end
-      while carry > 0 do
-        local q = math.floor(carry / BASE)
-        p[#p + 1] = carry - q * BASE
-        carry = q
+
+      local function mul(a, m)  -- a·m, m small
+        local p, carry = {}, 0
+        for i = 1, #a do
+          local t = a[i] * m + carry  -- <= 99m + (m - 1) < 100m: exact, and the next carry <= m - 1
+          carry = floor(t / BASE)
+          p[i] = t - carry * BASE
+        end
+        while carry > 0 do
+          local q = floor(carry / BASE)
+          p[#p + 1] = carry - q * BASE
+          carry = q
+        end
+        return trim(p)
       end
-      return trim(p)
-    end
 
-    local function divmod(a, m)  -- floor(a/m) (a big) and a mod m, m small and >= 1
-      local q, r = {}, 0
-      for i = #a, 1, -1 do
-        local t = r * BASE + a[i]  -- r <= m - 1, so t <= 100m - 1: exact
-        q[i] = math.floor(t / m)   -- exact (lemma), at most 99
-        r = t - q[i] * m
+      local function divmod(a, m)  -- floor(a/m) (a big) and a mod m, m small and >= 1
+        local q, r = {}, 0
+        for i = #a, 1, -1 do
+          local t = r * BASE + a[i]  -- r <= m - 1, so t <= 100m - 1: exact
+          q[i] = floor(t / m)        -- exact (1), at most 99
+          r = t - q[i] * m
+        end
+        return trim(q), r
       end
-      return trim(q), r
-    end
 
-    local MAX_BIG = big(MAX)
-    local function int(a)  -- a big as a number, clamped to MAX
-      if cmp(a, MAX_BIG) >= 0 then return MAX end
-      local n = 0
-      for i = #a, 1, -1 do n = n * BASE + a[i] end  -- every partial value <= a < 2^53
-      return n
-    end
+      local MAX_BIG = big(MAX)
+      local function int(a)  -- a big as a number, clamped to MAX
+        if cmp(a, MAX_BIG) >= 0 then return MAX end
+        local n = 0
+        for i = #a, 1, -1 do n = n * BASE + a[i] end  -- every partial value <= a < 2^53
+        return n
+      end
 
-    -- Wide.floorDiv and Wide.ceilDiv (a >= 0 a big, m small >= 1), clamped to MAX µs (the Swift
-    -- clamps to Int64.max ns; 2^53-1 µs still fits in Int64 as ns).
-    local function floor_div(a, m)
-      return int((divmod(a, m)))
-    end
+      -- Wide.floorDiv and Wide.ceilDiv (a >= 0 a big, m small >= 1), clamped to MAX µs (the Swift
+      -- clamps to Int64.max ns; 2^53-1 µs still fits in Int64 as ns).
+      local function floor_div(a, m)
+        return int((divmod(a, m)))
+      end
 
-    local function ceil_div(a, m)
-      local q, r = divmod(a, m)
-      if r > 0 then q = add(q, {1}) end
-      return int(q)
-    end
+      local function big_ceil_div(a, m)
+        local q, r = divmod(a, m)
+        if r > 0 then q = add(q, {1}) end
+        return int(q)
+      end
 
-    local function muldiv(a, b, m)  -- floor(a·b/m), clamped; a < 2^53 (< 0 counts as 0), b, m small
-      return floor_div(mul(big(a), b), m)
-    end
+      -- (hi·2^40 + lo)·m + r as a big, and back (r < m, lo < 2^40, hi < 2^53): how the buckets
+      -- store their TAT (see gcraState).
+      local function from_parts(hi, lo, m, r)
+        return add(mul(add(mul(big(hi), 2^40), big(lo)), m), big(r))
+      end
 
-    local function fmt(n)  -- an integer < 2^53 as Redis wants it (tostring would give 1.8e+15)
-      return string.format('%.0f', n)
-    end
+      local function to_parts(a, m)
+        local q, r = divmod(a, m)
+        local hi, lo = divmod(q, 2^40)
+        return int(hi), lo, r
+      end
 
-    local function big_tostring(a)  -- decimal
-      local digits = {string.format('%d', a[#a] or 0)}
-      for i = #a - 1, 1, -1 do digits[#digits + 1] = string.format('%02d', a[i]) end
-      return table.concat(digits)
-    end
-
-    local function big_parse(s)  -- a decimal integer as a big; nil if s is not one
-      if not s:match('^%d+$') then return nil end
-      local a = {}
-      for i = #s, 1, -2 do a[#a + 1] = tonumber(s:sub(math.max(i - 1, 1), i)) end
-      return trim(a)
+      big_functions = {
+        big = big, cmp = cmp, add = add, sub0 = sub0, mul = mul, floor_div = floor_div,
+        ceil_div = big_ceil_div, from_parts = from_parts, to_parts = to_parts,
+      }
+      return big_functions
     end
 
     -- ---- arguments and clock -------------------------------------------------------------------
     local function int_arg(i, lo, hi)
       local n = tonumber(ARGV[i])
-      if n == nil or n ~= math.floor(n) or n < lo or n > hi then
-        error('sluice: ARGV[' .. i .. '] must be an integer from ' .. fmt(lo) .. ' to ' .. fmt(hi)
-          .. ', got ' .. tostring(ARGV[i]))
+      if n == nil or n % 1 ~= 0 or n < lo or n > hi then  -- n % 1 is n - floor(n)
+        error(string.format('sluice: ARGV[%d] must be an integer from %.0f to %.0f, got %s', i, lo, hi,
+          tostring(ARGV[i])))
       end
       return n
     end
@@ -215,47 +229,99 @@ enum LuaScripts {
       error('sluice: ARGV[' .. i .. '] must be 1 or 0, got ' .. tostring(ARGV[i]))
     end
 
-    local function limits_args(i)  -- limit, period_us, burst, cost from ARGV[i .. i+3]
+    -- limit, period_us, burst, cost from ARGV[i .. i+3]: int_arg's checks, inline for the four
+    -- (n % 1 lies in [0, 1), and is 0 only for an integer); int_arg names the first bad one.
+    local function limits_args(i)
+      local limit, period = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+      local burst, cost = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+      if limit and period and burst and cost and limit >= 1 and limit <= 1e9 and period >= 1000
+          and period <= 31622400000000 and burst >= 0 and burst <= 1e9 and cost >= 0 and cost <= 1e9
+          and limit % 1 + period % 1 + burst % 1 + cost % 1 == 0 then
+        return limit, period, burst, cost
+      end
       return int_arg(i, 1, 1e9), int_arg(i + 1, 1000, 31622400000000), int_arg(i + 2, 0, 1e9),
         int_arg(i + 3, 0, 1e9)
     end
 
     local function clock(i)  -- now in µs: ARGV[i], or Redis TIME when it is ""
-      if ARGV[i] ~= '' then return int_arg(i, 0, MAX) end
-      local t = redis.call('TIME')
-      return tonumber(t[1]) * 1000000 + tonumber(t[2])  -- < 2^53 until the year 2255: exact
+      if ARGV[i] ~= '' then return int_arg(i, 0, 2^53 - 1) end
+      local t = redis.call('TIME')  -- two decimal strings; arithmetic converts them (once: tonumber twice)
+      return t[1] * 1000000 + t[2]   -- < 2^53 until the year 2255: exact
     end
 
     -- ---- state storage ---------------------------------------------------------------------------
-    -- One Redis string per key: "<code>:<limit>:<period_us>:<burst>:<payload>", the payload as the
-    -- algorithm defines it. The prefix ties the state to the limits it was measured against: a
-    -- state stored under other limits reads as a new key (as MemoryStore drops a changed rule's
-    -- keys). Written with SET ... PX, so the value and its TTL change together.
-    local ALGORITHMS = {}  -- code -> {decide = ..., encode = ..., decode = ...}
+    -- One Redis string per key: struct.pack(STATE, code, limit, period_us, burst, x, y, z), seven
+    -- little-endian fields (a byte, then doubles, every one an exact integer < 2^53: 49 bytes).
+    -- x, y, z are the algorithm's state. The limits tie the state to the limits it was measured
+    -- against: a state stored under other limits reads as a new key (as MemoryStore drops a
+    -- changed rule's keys), and so does any other value (a value of the older text format starts
+    -- with an ASCII digit, never a code 1..4). Binary, as converting numbers to and from decimal
+    -- text costs more than all the arithmetic. Written with SET ... PX, so the value and its TTL
+    -- change together.
+    --
+    -- ALGORITHMS[code] = decide(x, y, z, now, cost, limit, period, burst), x = nil for a new key;
+    -- it returns allowed (1/0), remaining, reset_after, retry_after, delay and, when allowed, the
+    -- new x, y, z.
+    local ALGORITHMS = {}
+    local STATE, STATE_SIZE = '<Bdddddd', 49
 
-    local function params_prefix(code, limit, period, burst)
-      return fmt(code) .. ':' .. fmt(limit) .. ':' .. fmt(period) .. ':' .. fmt(burst) .. ':'
-    end
-
-    local function load_state(key, prefix, algorithm)  -- nil: a new key
-      local value = redis.call('GET', key)
-      if not value or value:sub(1, #prefix) ~= prefix then return nil end
-      return algorithm.decode(value:sub(#prefix + 1))
+    local function load_state(value, code, limit, period, burst)  -- value: a GET reply; x, y, z or nil
+      if not value or #value ~= STATE_SIZE then return nil end
+      local c, l, p, b, x, y, z = struct.unpack(STATE, value)
+      if c ~= code or l ~= limit or p ~= period or b ~= burst then return nil end
+      return x, y, z
     end
 
     -- reset_after is that of the allowed decision (cost > 0) that produced the state: exactly the
     -- time until the state is equivalent to a new key (Algorithms.isIdle). Buckets: until
     -- tat <= now·limit; fixed window: until the next window; sliding: until the one after. The
     -- TTL is that, rounded up to ms, plus 1 ms for the Redis clock's ms rounding: never early.
-    local function save_state(key, prefix, algorithm, state, reset_after)
-      local value = prefix .. algorithm.encode(state)
-      if reset_after >= MAX then
+    -- At least 1 s: expiring late is harmless (the state already equals a new key's), and a
+    -- caller whose "now" is not Redis's clock (the tests' virtual time) is not raced by PX.
+    local function save_state(key, value, reset_after)
+      if reset_after >= 2^53 - 1 then  -- MAX
         redis.call('SET', key, value)  -- idle in 285+ years (or clamped): no TTL, late is harmless
         return
       end
-      local ms = math.floor(reset_after / 1000)
-      if ms * 1000 < reset_after then ms = ms + 1 end
-      redis.call('SET', key, value, 'PX', fmt(ms + 1))
+      local ms = math.max(ceil_div(reset_after, 1000) + 1, 1000)
+      -- In decimal (tostring would give 1e+15): %d is the cheaper conversion, but it goes through a
+      -- C long, which may have 32 bits; %.0f is exact for every integer below 2^53.
+      redis.call('SET', key, value, 'PX', string.format(ms < 2147483648 and '%d' or '%.0f', ms))
+    end
+
+
+    """#
+
+    static let gcraState = #"""
+    -- ---- GCRA state: the TAT of token_bucket and leaky_bucket ----------------------------------
+    -- State x, y, z = hi, lo, b: the theoretical arrival time (TAT) is a + b/limit µs with
+    -- a = hi·2^40 + lo, 0 <= lo < 2^40, 0 <= b < limit; i.e. tat = a·limit + b in units of
+    -- 1/limit µs (exact: period/limit is never rounded). a may pass 2^53 (a TAT past the year
+    -- 2255, as after a burst of 1e9 × 366 days), hence the split. The fast paths need only
+    -- w = max(tat - now·limit, 0), the wait until the bucket is full again (token) or the queue
+    -- is empty (leaky), and store the TAT after the request, now·limit + e.
+
+    -- w as a plain number (0 for a new key), or nil when a or w is 2^53 or more: then the exact
+    -- path decides.
+    local function gcra_wait(hi, lo, b, now, limit)
+      if not hi then return 0 end
+      local a = hi * 2^40 + lo  -- exact when < 2^53 (2)
+      if a >= 2^53 then return nil end
+      if a < now then return 0 end     -- tat < (a + 1)·limit <= now·limit
+      local w = (a - now) * limit + b  -- a - now exact; the rest by (2)
+      if w >= 2^53 then return nil end
+      return w
+    end
+
+    -- hi, lo, b of tat = now·limit + e, 0 <= e < 2^53. a = now + floor(e/limit) may pass 2^53
+    -- (now close to it), so it is summed in parts below and above 2^40, each exact.
+    local function gcra_state(now, e, limit)
+      local b = e % limit        -- exact (1)
+      local q = (e - b) / limit  -- floor(e/limit): an exact quotient
+      local now_lo, q_lo = now % 2^40, q % 2^40
+      local hi, lo = (now - now_lo) / 2^40 + (q - q_lo) / 2^40, now_lo + q_lo  -- lo < 2^41
+      if lo >= 2^40 then return hi + 1, lo - 2^40, b end
+      return hi, lo, b
     end
 
 
@@ -265,29 +331,48 @@ enum LuaScripts {
 
     static let tokenBucketFunction = #"""
     -- ---- token_bucket (code 1): GCRA, as Algorithms.tokenBucket ----------------------------------
-    -- Payload: the theoretical arrival time (TAT) in units of 1/limit µs, a decimal integer (exact:
-    -- period/limit is never rounded). Emission interval = period, tolerance = burst·period.
-    -- Allowed iff max(tat, now) + cost·period <= now + burst·period, i.e. tokens(now) >= cost.
-    local function token_bucket(state, now, cost, limit, period, burst)
-      local now_s = mul(big(now), limit)
-      local tat = state and bigmax(state, now_s) or now_s
-      local horizon = add(now_s, mul(big(burst), period))
-      local new_tat = add(tat, mul(big(cost), period))
-      if cmp(new_tat, horizon) <= 0 then
-        return {1, floor_div(sub0(horizon, new_tat), period), ceil_div(sub0(new_tat, now_s), limit), 0, 0},
-          new_tat
+    -- Emission interval = period, tolerance = burst·period (in units of 1/limit µs). Allowed iff
+    -- max(tat, now) + cost·period <= now + burst·period, i.e. tokens(now) >= cost.
+    --
+    -- Fast path, relative to now·limit: w = tat - now·limit, tol = horizon - now·limit. When
+    -- tol < 2^53, cost <= burst (so cost·period <= tol) and w < 2^53, every value lies in [0, 2^53)
+    -- (w + cost·period <= tol when allowed; w - slack <= w when denied). Else the exact path.
+    local function token_bucket(hi, lo, b, now, cost, limit, period, burst)
+      local tol = burst * period
+      local w = cost <= burst and tol < 2^53 and gcra_wait(hi, lo, b, now, limit)
+      if w then
+        local inc = cost * period
+        local slack = tol - inc  -- the largest w that still allows the request
+        if w <= slack then
+          local e = w + inc  -- new_tat - now·limit
+          return 1, floor((slack - w) / period), ceil_div(e, limit), 0, 0, gcra_state(now, e, limit)
+        end
+        local remaining = w < tol and floor((tol - w) / period) or 0  -- Wide.floorDiv: 0 when <= 0
+        return 0, remaining, ceil_div(w, limit), ceil_div(w - slack, limit), 0
       end
-      return {0, floor_div(sub0(horizon, tat), period), ceil_div(sub0(tat, now_s), limit),
-        ceil_div(sub0(new_tat, horizon), limit), 0}
+
+      -- The exact path: the same, with now·limit, the TAT and the horizon as bigs.
+      local X = bigs()
+      local now_s = X.mul(X.big(now), limit)
+      local tat = hi and X.from_parts(hi, lo, limit, b)
+      if not tat or X.cmp(tat, now_s) < 0 then tat = now_s end
+      local horizon = X.add(now_s, X.mul(X.big(burst), period))
+      local new_tat = X.add(tat, X.mul(X.big(cost), period))
+      if X.cmp(new_tat, horizon) <= 0 then
+        return 1, X.floor_div(X.sub0(horizon, new_tat), period), X.ceil_div(X.sub0(new_tat, now_s), limit),
+          0, 0, X.to_parts(new_tat, limit)
+      end
+      return 0, X.floor_div(X.sub0(horizon, tat), period), X.ceil_div(X.sub0(tat, now_s), limit),
+        X.ceil_div(X.sub0(new_tat, horizon), limit), 0
     end
-    ALGORITHMS[1] = {decide = token_bucket, encode = big_tostring, decode = big_parse}
+    ALGORITHMS[1] = token_bucket
 
 
     """#
 
     static let slidingWindowFunction = #"""
     -- ---- sliding_window (code 2): as Algorithms.slidingWindow ----------------------------------
-    -- Payload: "<window>:<current>:<previous>", window = floor(now/period), the counts of that
+    -- State x, y, z = window, current, previous: window = floor(now/period), the counts of that
     -- window and of the one before it.
     --
     -- The Swift compares previous·(period - elapsed) + used·period <= limit·period (up to ~3e22).
@@ -295,7 +380,18 @@ enum LuaScripts {
     -- (ceil(x - y) = x - floor(y) for an integer x), and since a <= k·period <=> ceil(a/period) <= k
     -- for an integer k, that is exactly used + carried <= limit; and the Swift's remaining,
     -- floorDiv(limit·period - previous·(period - elapsed) - c·period, period) (0 when <= 0), is
-    -- exactly max(limit - c - carried, 0). Only floor(previous·elapsed/period) needs a big.
+    -- exactly max(limit - c - carried, 0). Only floor(previous·elapsed/period) can need a big
+    -- (muldiv decides).
+
+    -- floor(a·b/m), clamped to MAX; a < 2^53 (<= 0 gives 0), b and m small, m >= 1:
+    -- exact on the fast path, else with bigs.
+    local function muldiv(a, b, m)
+      if a <= 0 then return 0 end
+      local p = a * b
+      if p < 2^53 then return floor(p / m) end  -- p exact (2), the quotient exact (1)
+      local X = bigs()
+      return X.floor_div(X.mul(X.big(a), b), m)
+    end
 
     -- Algorithms.slidingRetryAfter: the time until the denied request would fit, first later in
     -- this window, else in the next one (where current becomes previous).
@@ -312,96 +408,99 @@ enum LuaScripts {
       return to_next + math.max(needed, 0)
     end
 
-    local function sliding_window(state, now, cost, limit, period)
-      local window = math.floor(now / period)   -- exact (lemma)
-      local elapsed = now - window * period      -- window·period <= now: exact
-      local current, previous = 0, 0
-      if state and state.window == window then
-        current, previous = state.current, state.previous
-      elseif state and state.window == window - 1 then
-        previous = state.current
-      end
-      local carried = previous - muldiv(previous, elapsed, period)
-      local function remaining(c) return math.max(limit - c - carried, 0) end
-      local function reset_after(c)
-        if c > 0 then return 2 * period - elapsed end
-        return previous > 0 and period - elapsed or 0
-      end
-      local used = current + cost
-      if used + carried <= limit then
-        return {1, remaining(used), reset_after(used), 0, 0},
-          {window = window, current = used, previous = previous}
-      end
-      return {0, remaining(current), reset_after(current),
-        sliding_retry_after(current, previous, elapsed, cost, limit, period), 0}
+    local function sliding_reset_after(c, previous, elapsed, period)  -- until the state is idle
+      if c > 0 then return 2 * period - elapsed end
+      return previous > 0 and period - elapsed or 0
     end
 
-    ALGORITHMS[2] = {
-      decide = sliding_window,
-      encode = function(s) return fmt(s.window) .. ':' .. fmt(s.current) .. ':' .. fmt(s.previous) end,
-      decode = function(payload)
-        local w, c, p = payload:match('^(%d+):(%d+):(%d+)$')
-        return w and {window = tonumber(w), current = tonumber(c), previous = tonumber(p)}
-      end,
-    }
+    local function sliding_window(stored_window, stored_current, stored_previous, now, cost, limit, period)
+      local window = floor(now / period)  -- exact (1)
+      local elapsed = now - window * period  -- window·period <= now: exact
+      local current, previous = 0, 0
+      if stored_window == window then
+        current, previous = stored_current, stored_previous
+      elseif stored_window == window - 1 then
+        previous = stored_current
+      end
+      local carried = previous - muldiv(previous, elapsed, period)
+      local used = current + cost
+      if used + carried <= limit then
+        return 1, math.max(limit - used - carried, 0), sliding_reset_after(used, previous, elapsed, period), 0, 0,
+          window, used, previous
+      end
+      return 0, math.max(limit - current - carried, 0), sliding_reset_after(current, previous, elapsed, period),
+        sliding_retry_after(current, previous, elapsed, cost, limit, period), 0
+    end
+    ALGORITHMS[2] = sliding_window
 
 
     """#
 
     static let fixedWindowFunction = #"""
     -- ---- fixed_window (code 3): as Algorithms.fixedWindow --------------------------------------
-    -- Payload: "<window>:<count>", window = floor(now/period).
-    local function fixed_window(state, now, cost, limit, period)
-      local window = math.floor(now / period)  -- exact (lemma)
+    -- State x, y, z = window, count, 0: window = floor(now/period).
+    local function fixed_window(stored_window, stored_count, _, now, cost, limit, period)
+      local window = floor(now / period)  -- exact (1)
       -- (window + 1)·period - now, without forming (window + 1)·period, which may pass 2^53.
       local window_end = period - (now - window * period)
-      local count = (state and state.window == window) and state.count or 0
+      local count = stored_window == window and stored_count or 0
       local used = count + cost
       if used <= limit then
-        return {1, limit - used, used > 0 and window_end or 0, 0, 0}, {window = window, count = used}
+        return 1, limit - used, used > 0 and window_end or 0, 0, 0, window, used, 0
       end
-      return {0, limit - count, window_end, window_end, 0}
+      return 0, limit - count, window_end, window_end, 0
     end
-
-    ALGORITHMS[3] = {
-      decide = fixed_window,
-      encode = function(s) return fmt(s.window) .. ':' .. fmt(s.count) end,
-      decode = function(payload)
-        local w, c = payload:match('^(%d+):(%d+)$')
-        return w and {window = tonumber(w), count = tonumber(c)}
-      end,
-    }
+    ALGORITHMS[3] = fixed_window
 
 
     """#
 
     static let leakyBucketFunction = #"""
     -- ---- leaky_bucket (code 4): shaping, as Algorithms.leakyBucket -----------------------------
-    -- Payload: the TAT in units of 1/limit µs, a decimal integer (as the token bucket). Requests
-    -- leave the queue one emission interval (period) apart; a request whose wait would exceed
-    -- burst intervals is denied; an allowed one is told to wait `delay`.
-    local function leaky_bucket(state, now, cost, limit, period, burst)
-      local now_s = mul(big(now), limit)
-      local tat = state and bigmax(state, now_s) or now_s
-      local wait = sub0(tat, now_s)
-      local tolerance = mul(big(burst), period)
+    -- Requests leave the queue one emission interval (period) apart; a request whose wait would
+    -- exceed burst intervals is denied; an allowed one is told to wait `delay`.
+    --
+    -- Fast path, relative to now·limit: w = wait, tol = tolerance. When tol + cost·period < 2^53
+    -- and w < 2^53, every value lies in [0, 2^53) (w + cost·period <= tol + cost·period when
+    -- allowed). Else the exact path.
+    local function leaky_bucket(hi, lo, b, now, cost, limit, period, burst)
+      local tol, inc = burst * period, cost * period
+      local w = tol + inc < 2^53 and gcra_wait(hi, lo, b, now, limit)
+      if w then
+        -- room(after) below: floor((tol - used)/period) + 1 unit requests, or 0 when used > tol.
+        if cost == 0 then
+          return 1, w <= tol and floor((tol - w) / period) + 1 or 0, ceil_div(w, limit), 0, 0
+        end
+        if w > tol then return 0, 0, ceil_div(w, limit), ceil_div(w - tol, limit), 0 end
+        local e = w + inc  -- new_tat - now·limit
+        return 1, e <= tol and floor((tol - e) / period) + 1 or 0, ceil_div(e, limit), 0, ceil_div(w, limit),
+          gcra_state(now, e, limit)
+      end
+
+      -- The exact path: the same, with now·limit, the TAT and the tolerance as bigs.
+      local X = bigs()
+      local now_s = X.mul(X.big(now), limit)
+      local tat = hi and X.from_parts(hi, lo, limit, b)
+      if not tat or X.cmp(tat, now_s) < 0 then tat = now_s end
+      local wait = X.sub0(tat, now_s)
+      local tolerance = X.mul(X.big(burst), period)
       -- How many unit requests could still be queued after the queue drains to `after`.
       local function room(after)
-        local used = sub0(after, now_s)
-        if cmp(used, tolerance) > 0 then return 0 end
-        return floor_div(sub0(tolerance, used), period) + 1
+        local used = X.sub0(after, now_s)
+        if X.cmp(used, tolerance) > 0 then return 0 end
+        return X.floor_div(X.sub0(tolerance, used), period) + 1
       end
       if cost == 0 then
-        return {1, room(tat), ceil_div(wait, limit), 0, 0}
+        return 1, room(tat), X.ceil_div(wait, limit), 0, 0
       end
-      if cmp(wait, tolerance) <= 0 then
-        local new_tat = add(tat, mul(big(cost), period))
-        return {1, room(new_tat), ceil_div(sub0(new_tat, now_s), limit), 0, ceil_div(wait, limit)},
-          new_tat
+      if X.cmp(wait, tolerance) <= 0 then
+        local new_tat = X.add(tat, X.mul(X.big(cost), period))
+        return 1, room(new_tat), X.ceil_div(X.sub0(new_tat, now_s), limit), 0, X.ceil_div(wait, limit),
+          X.to_parts(new_tat, limit)
       end
-      return {0, 0, ceil_div(wait, limit), ceil_div(sub0(wait, tolerance), limit), 0}
+      return 0, 0, X.ceil_div(wait, limit), X.ceil_div(X.sub0(wait, tolerance), limit), 0
     end
-    ALGORITHMS[4] = {decide = leaky_bucket, encode = big_tostring, decode = big_parse}
+    ALGORITHMS[4] = leaky_bucket
 
 
     """#
@@ -410,18 +509,19 @@ enum LuaScripts {
 
     static let singleMain = #"""
     -- ---- main: one key -------------------------------------------------------------------------
-    local code, algorithm = next(ALGORITHMS)  -- the one algorithm this script defines
+    local code, decide = next(ALGORITHMS)  -- the one algorithm this script defines
     if #KEYS ~= 1 or #ARGV ~= 6 then error('sluice: expects 1 key and 6 arguments') end
     local limit, period, burst, cost = limits_args(1)
     local commit = flag_arg(5)
     local now = clock(6)
-    local prefix = params_prefix(code, limit, period, burst)
-    local state = load_state(KEYS[1], prefix, algorithm)
-    local d, next_state = algorithm.decide(state, now, cost, limit, period, burst)
-    if commit and d[1] == 1 and cost > 0 then
-      save_state(KEYS[1], prefix, algorithm, next_state, d[3])
+    local key = KEYS[1]
+    local x, y, z = load_state(redis.call('GET', key), code, limit, period, burst)
+    local allowed, remaining, reset_after, retry_after, delay, nx, ny, nz =
+      decide(x, y, z, now, cost, limit, period, burst)
+    if commit and allowed == 1 and cost > 0 then
+      save_state(key, struct.pack(STATE, code, limit, period, burst, nx, ny, nz), reset_after)
     end
-    return {d[1], d[2], d[3], d[4], d[5], now}
+    return {allowed, remaining, reset_after, retry_after, delay, now}
 
     """#
 
@@ -437,54 +537,60 @@ enum LuaScripts {
       local code = int_arg(at, 1, 4)
       local limit, period, burst, cost = limits_args(at + 1)
       items[i] = {
-        key = KEYS[i], algorithm = ALGORITHMS[code], prefix = params_prefix(code, limit, period, burst),
-        limit = limit, period = period, burst = burst, cost = cost, shadow = flag_arg(at + 5),
+        key = KEYS[i], code = code, limit = limit, period = period, burst = burst, cost = cost,
+        shadow = flag_arg(at + 5),
       }
     end
 
-    local function decide(item, state)
-      return item.algorithm.decide(state, now, item.cost, item.limit, item.period, item.burst)
+    local stored = {}  -- key -> its stored value (false: none), read once: nothing is written before the end
+    for _, item in ipairs(items) do
+      if stored[item.key] == nil then stored[item.key] = redis.call('GET', item.key) end
     end
 
-    -- In order; a repeated key sees the pending state of the earlier items (if under the same limits).
-    local pending, decisions, all = {}, {}, true
+    local function decide(item, value)  -- value: a stored or pending value of item's key
+      local x, y, z = load_state(value, item.code, item.limit, item.period, item.burst)
+      return ALGORITHMS[item.code](x, y, z, now, item.cost, item.limit, item.period, item.burst)
+    end
+
+    local reply = {0, now}
+    local function answer(i, allowed, remaining, reset_after, retry_after, delay)  -- item i's numbers
+      local at = 2 + 5 * (i - 1)
+      reply[at + 1], reply[at + 2], reply[at + 3], reply[at + 4], reply[at + 5] =
+        allowed, remaining, reset_after, retry_after, delay
+    end
+
+    -- In order; a repeated key sees the pending state of the earlier items (its value, so under
+    -- other limits it reads as a new key).
+    local pending, all = {}, true  -- key -> {value = the new value, reset_after = its reset_after}
     for i, item in ipairs(items) do
       local p = pending[item.key]
-      local state
-      if p then
-        state = p.prefix == item.prefix and p.state or nil
-      else
-        state = load_state(item.key, item.prefix, item.algorithm)
-      end
-      local d, next_state = decide(item, state)
-      all = all and (d[1] == 1 or item.shadow)
-      if d[1] == 1 and item.cost > 0 then
+      local allowed, remaining, reset_after, retry_after, delay, x, y, z =
+        decide(item, p and p.value or stored[item.key])
+      all = all and (allowed == 1 or item.shadow)
+      if allowed == 1 and item.cost > 0 then
         pending[item.key] = {
-          prefix = item.prefix, algorithm = item.algorithm, state = next_state, reset_after = d[3],
+          value = struct.pack(STATE, item.code, item.limit, item.period, item.burst, x, y, z),
+          reset_after = reset_after,
         }
       end
-      decisions[i] = d
+      answer(i, allowed, remaining, reset_after, retry_after, delay)
     end
 
     if all and commit then
       for _, item in ipairs(items) do  -- each key's last pending state, in item order
         local p = pending[item.key]
         if p then
-          save_state(item.key, p.prefix, p.algorithm, p.state, p.reset_after)
+          save_state(item.key, p.value, p.reset_after)
           pending[item.key] = nil
         end
       end
     elseif not all then
       -- Denied: nothing is stored; each item answers for itself against the unchanged state.
       for i, item in ipairs(items) do
-        decisions[i] = (decide(item, load_state(item.key, item.prefix, item.algorithm)))
+        answer(i, decide(item, stored[item.key]))
       end
     end
-
-    local reply = {all and 1 or 0, now}
-    for _, d in ipairs(decisions) do
-      for j = 1, 5 do reply[#reply + 1] = d[j] end
-    end
+    reply[1] = all and 1 or 0
     return reply
 
     """#

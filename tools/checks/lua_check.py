@@ -7,9 +7,11 @@ Starts its own redis-server on a temporary Unix socket, reassembles the scripts 
 file (exactly the concatenations it declares; fails if a declaration is not understood), loads
 them with SCRIPT LOAD and runs seeded random traces with EVALSHA, comparing every returned number,
 every stored state and every TTL with a Python port of Algorithms.swift and MemoryStore in µs
-(exact integers; times that pass 2^53-1 µs are clamped to it, as the scripts document). Also checks
-that commit=0, peeks and denials write nothing, that written keys get a TTL and vanish after it,
-that EVAL and EVALSHA agree, and that bad arguments are rejected.
+(exact integers; times that pass 2^53-1 µs are clamped to it, as the scripts document). States and
+arguments are also placed on both sides of, and exactly on, the scripts' fast-path guards (where
+plain Lua numbers give way to bignums), and the run fails unless every side was exercised. Also
+checks that commit=0, peeks and denials write nothing, that written keys get a TTL and vanish after
+it, that EVAL and EVALSHA agree, and that bad arguments are rejected.
 
 Prints `lua_check: N steps, all equal` and exits 0, or prints the first mismatch (seed, step,
 inputs, expected, got) and exits 1. Standard library only.
@@ -21,6 +23,7 @@ import random
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -144,7 +147,8 @@ class Conn:
             return int(body)
         if kind == b"$":
             n = int(body)
-            return None if n < 0 else self.rf.read(n + 2)[:-2].decode()
+            # latin-1: byte for byte, as the stored states are binary (the other replies are ASCII)
+            return None if n < 0 else self.rf.read(n + 2)[:-2].decode("latin-1")
         if kind == b"*":
             n = int(body)
             return None if n < 0 else [self.read() for _ in range(n)]
@@ -340,14 +344,34 @@ def idle_after(state, now, L):
     return t
 
 
-def stored_value(L, state):
-    """The documented storage format: "<code>:<limit>:<period_us>:<burst>:<payload>"."""
-    prefix = f"{L.code}:{L.limit}:{L.period}:{L.burst}:"
-    if L.code in (TOKEN, LEAKY):
-        return prefix + str(state)
+STATE = struct.Struct("<Bdddddd")  # the scripts' stored value (LuaScripts.swift, "state storage")
+SPLIT = 2**40  # the buckets' a = hi·2^40 + lo
+
+
+def state_fields(L, state):
+    """The three numbers x, y, z the scripts store for a state of the reference."""
+    if L.code in (TOKEN, LEAKY):  # the TAT in units of 1/limit µs = a·limit + b
+        a, b = divmod(state, L.limit)
+        return a // SPLIT, a % SPLIT, b
     if L.code == FIXED:
-        return prefix + f"{state[0]}:{state[1]}"
-    return prefix + f"{state[0]}:{state[1] >> 32}:{state[1] & 0xFFFF_FFFF}"
+        return state[0], state[1], 0
+    return state[0], state[1] >> 32, state[1] & 0xFFFF_FFFF
+
+
+def stored_value(L, state):
+    """The documented storage format: struct.pack('<Bdddddd', code, limit, period_us, burst, x, y, z),
+    every field an exact integer below 2^53 (as latin-1 text, as Conn reads bulk strings)."""
+    fields = (L.code, L.limit, L.period, L.burst) + state_fields(L, state)
+    if not all(0 <= f < 2**53 for f in fields):
+        raise CheckFailure(f"{L}: state {state} has a field that a double does not hold exactly: {fields}")
+    return STATE.pack(*fields).decode("latin-1")
+
+
+def describe_value(value):
+    """A stored value for a failure message: its fields when it has the state layout."""
+    if isinstance(value, str) and len(value) == STATE.size:
+        return "fields " + str(tuple(int(f) for f in STATE.unpack(value.encode("latin-1"))))
+    return repr(value)
 
 
 class Reference:
@@ -433,9 +457,68 @@ class Coverage:
             self.counts[name] = self.counts.get(name, 0) + 1
 
 
+TWO53 = 2**53
+
+
+def guard_sides(L, state, now, cost):
+    """For one decision: which side of each of the scripts' fast-path guards it lies on, as coverage
+    names. The scripts compute in plain numbers only while these values are below 2^53 and take the
+    exact (bignum) path otherwise; the names mirror their guards in order (LuaScripts.swift)."""
+    names = []
+
+    def side(name, value):
+        names.append(f"{name} {'< 2^53' if value < TWO53 else '>= 2^53'}")
+        if value in (TWO53 - 1, TWO53):
+            names.append(f"{name} = 2^53{' - 1' if value < TWO53 else ''}")
+        return value < TWO53
+
+    if L.code in (TOKEN, LEAKY):
+        if L.code == TOKEN:
+            fast = cost <= L.burst and side("token burst·period", L.burst * L.period)
+        else:
+            fast = side("leaky (burst + cost)·period", (L.burst + cost) * L.period)
+        if fast and state is not None:
+            a = state // L.limit
+            fast = side("bucket stored a", a)
+            if fast and a >= now:
+                fast = side("bucket w", state - now * L.limit)
+        if fast:  # the new TAT's a = now + floor(e/limit) may pass 2^53 on the fast path too
+            d, new_state = STEP[L.code](state, now, cost, L)
+            if d.allowed and cost > 0:
+                new_a = new_state // L.limit
+                names.append(f"bucket new a on the fast path {'< 2^53' if new_a < TWO53 else '>= 2^53'}")
+                low = now % SPLIT + (new_a - now) % SPLIT  # the scripts sum now + q in parts split at 2^40
+                rel = "below" if low < SPLIT else "to" if low == SPLIT else "above"
+                names.append(f"bucket new a: the low parts sum {rel} 2^40")
+    elif L.code == SLIDING:
+        window, period = now // L.period, L.period
+        elapsed = now - window * period
+        current = previous = 0
+        if state is not None and state[0] == window:
+            current, previous = state[1] >> 32, state[1] & 0xFFFF_FFFF
+        elif state is not None and state[0] == window - 1:
+            previous = state[1] >> 32
+        if previous > 0:
+            side("sliding previous·elapsed", previous * elapsed)
+        if not STEP[SLIDING](state, now, cost, L)[0].allowed:
+            spare = L.limit - current - cost
+            if spare >= 0 and previous > 0:
+                side("sliding spare·period", spare * period)
+            if current > 0 and L.limit > cost:
+                side("sliding (limit - cost)·period", (L.limit - cost) * period)
+    return names
+
+
+GUARDS = [f"{name} {rel}" for name in ("token burst·period", "leaky (burst + cost)·period", "bucket stored a",
+                                        "bucket w", "sliding previous·elapsed", "sliding spare·period",
+                                        "sliding (limit - cost)·period", "bucket new a on the fast path")
+          for rel in ("< 2^53", ">= 2^53")]
+GUARD_EDGES = [f"{name} = 2^53{edge}" for name in ("token burst·period", "leaky (burst + cost)·period",
+                                                     "bucket stored a", "bucket w") for edge in ("", " - 1")] + \
+    [f"bucket new a: the low parts sum {rel} 2^40" for rel in ("below", "to", "above")]
 REQUIRED = ["denied", "clamped", "no-ttl write", "ttl write", "repeated key in batch", "batch denied",
             "shadow denial in allowed batch", "leaky delay", "sliding retry in window", "peek", "redis TIME",
-            "limits changed on a key", "status (commit=0)"]
+            "limits changed on a key", "status (commit=0)"] + GUARDS + GUARD_EDGES
 
 
 class Harness:
@@ -487,6 +570,10 @@ class Harness:
                 raise CheckFailure(f"seed {seed} step {step}: Redis TIME gave now_us {now}, far from the real clock")
             cov.add("redis TIME")
 
+        if not batch:
+            (key, L, cost, _), = items
+            for name in guard_sides(L, self.ref.state(self.ref.stored.get(key), L), now, cost):
+                cov.add(name)
         if batch:
             all_ok, decisions, written = self.ref.batch(items, commit, now)
             expected = [int(all_ok), now] + [x for d in decisions for x in d]
@@ -521,7 +608,7 @@ class Harness:
             entry = self.ref.stored.get(k)
             want = stored_value(*entry) if entry else None
             if value != want:
-                fail(f"the stored state of {k}", want, value)
+                fail(f"the stored state of {k}", describe_value(want), describe_value(value))
             if k in written:
                 L, state = written[k]
                 t = idle_after(state, now, L)
@@ -531,7 +618,7 @@ class Harness:
                         fail(f"the expiry of {k} (idle after {t} µs: none)", -1, expires)
                 else:
                     cov.add("ttl write")
-                    ttl = -(-t // 1000) + 1  # PX: idle after t µs, rounded up to ms, plus 1 ms
+                    ttl = max(-(-t // 1000) + 1, MIN_TTL_MS)  # PX: idle after t µs, rounded up to ms, plus 1 ms; at least 1 s
                     if not expires - ms_after <= ttl <= expires - ms_before:
                         fail(f"the TTL of {k} (idle after {t} µs; PX = PEXPIRETIME - the ms clock, "
                              f"which was {ms_before}..{ms_after})", ttl, f"{expires - ms_after}..{expires - ms_before}")
@@ -607,6 +694,106 @@ def run_sliding_boundaries(conn, shas, seed, cases, cov):
     return h.steps
 
 
+def inject(h, key, L, state):
+    """Stores a state for key, in Redis (the scripts' format, no TTL) and in the reference."""
+    h.conn.call("SET", key, stored_value(L, state).encode("latin-1"))
+    h.ref.stored[key] = (L, state)
+
+
+def near(rng, edge, spread=2):
+    return edge + rng.randint(-spread, spread)
+
+
+def run_guard_boundaries(conn, shas, seed, cases, cov):
+    """Arguments and states on both sides of the scripts' fast-path guards (see guard_sides), and
+    exactly on them: burst·period, (burst + cost)·period, the stored TAT's a and the wait w around
+    2^53, a new TAT whose a passes 2^53, and the sliding window's products around 2^53. The states
+    are injected (as if written by an earlier call), then decided, peeked at and decided again."""
+    rng = random.Random(seed)
+    h = Harness(conn, shas, cov, seed)
+    for case in range(cases):
+        key = f"sluice:{{g{seed}}}:{case}"
+        code = rng.choice([TOKEN, LEAKY, SLIDING, 0])
+        # Powers of two: then a w just past 2^53, rounded, would show in ceil(w/limit).
+        limit = pick(rng, 1, MAX_LIMIT, lambda: rng.randint(1, 1000), lambda: rng.randint(1, MAX_LIMIT),
+                     lambda: 2 ** rng.randint(1, 29))
+        if code == SLIDING:
+            run_sliding_guard_case(h, rng, key, limit)
+            continue
+        if code == 0:
+            run_split_carry_case(h, rng, key)
+            continue
+        # A period whose product with some burst (+ cost) <= 1e9 lands near 2^53: 2^k lands on 2^53
+        # exactly, and the divisors of 2^53 - 1 = 6361·69431·20394401 on 2^53 - 1.
+        period = pick(rng, lambda: 2 ** rng.randint(24, 44), lambda: rng.randint(-(-TWO53 // MAX_LIMIT), MAX_PERIOD),
+                      lambda: rng.choice([20394401, 6361 * 20394401, 69431 * 20394401]),
+                      lambda: rng.randint(MIN_PERIOD, 10**7))
+        units = min(max(near(rng, TWO53 // period, 1), 0), MAX_LIMIT)  # burst (+ cost): the product near 2^53
+        if code == TOKEN:
+            burst = max(units, 1)
+            cost = pick(rng, burst, 1, 0, lambda: rng.randint(0, burst), lambda: min(burst + rng.randint(1, 3), MAX_LIMIT))
+        else:
+            burst = rng.randint(0, units)
+            cost = min(units - burst, MAX_LIMIT)
+        L = Limits(code, limit, period, burst)
+        now = pick(rng, lambda: rng.randint(0, 10**6), lambda: int(time.time() * 1e6), lambda: MAX - rng.randint(0, 10**7),
+                   MAX)
+        tol = burst * period
+        # The wait w = tat - now·limit: none, small, around the allowing edge, around 2^53, far above.
+        w = pick(rng, None, 0, lambda: rng.randint(0, max(tol, 1)), lambda: near(rng, tol - cost * period),
+                 lambda: near(rng, tol), lambda: near(rng, TWO53), lambda: near(rng, TWO53 - 1),
+                 lambda: rng.randint(TWO53, 2**56), lambda: rng.randint(TWO53, 2**80))
+        a_edge = rng.random() < 0.15  # or: a stored a right at 2^53 (a TAT ~285 years ahead)
+        if a_edge:
+            state = near(rng, TWO53 - 1) * limit + rng.randint(0, limit - 1)
+        else:
+            state = None if w is None else now * limit + max(w, -now * limit)
+        if state is not None:
+            inject(h, key, L, state)
+        h.step([(key, L, cost, False)], rng.random() < 0.8, now, False)
+        h.step([(key, L, 0, False)], False, now, False)
+        h.step([(key, L, cost, False)], True, min(now + rng.choice([0, 1, period]), MAX), False)
+        if rng.random() < 0.2:  # the same key under a burst one off: a new key (the stored limits guard)
+            L = L._replace(burst=L.burst + 1 if L.burst < MAX_LIMIT else L.burst - 1)
+            h.step([(key, L, 0, False)], False, now, False)
+    return h.steps
+
+
+def run_split_carry_case(h, rng, key):
+    """A bucket's new TAT whose a = now + q has low parts (mod 2^40) summing to about 2^40."""
+    L = Limits(rng.choice([TOKEN, LEAKY]), rng.choice([1, 7, 1000]), 4_000_000, MAX_LIMIT)  # tol = 4e15 < 2^53
+    now = pick(rng, lambda: rng.randint(0, 10**6), lambda: int(time.time() * 1e6), lambda: MAX - rng.randint(0, 10**13))
+    q = max((SPLIT - now % SPLIT) % SPLIT + rng.randint(-1, 1), 0) + SPLIT * rng.randint(0, 1)
+    cost = rng.randint(0, 3)
+    e = q * L.limit + rng.randint(0, L.limit - 1)  # the new TAT is now·limit + e: a = now + q
+    if e < cost * L.period:
+        cost = 0
+    inject(h, key, L, now * L.limit + e - cost * L.period)
+    h.step([(key, L, cost, False)], True, now, False)
+
+
+def run_sliding_guard_case(h, rng, key, limit):
+    """previous·elapsed around 2^53 (the carried count), and spare·period around 2^53 (retry_after)."""
+    smallest = -(-TWO53 // (MAX_PERIOD - 2))  # elapsed = 2^53/previous must fit in a period
+    limit = max(limit, rng.randint(smallest, MAX_LIMIT))
+    previous = pick(rng, limit, lambda: rng.randint(smallest, limit))
+    elapsed = near(rng, TWO53 // previous, 1)
+    period = rng.randint(max(elapsed + 1, MIN_PERIOD), MAX_PERIOD)
+    L = Limits(SLIDING, limit, period, limit)
+    window = rng.randint(1, (MAX - elapsed) // period)
+    now = window * period + elapsed
+    current = rng.randint(0, limit - previous) if rng.random() < 0.5 else 0
+    state = (window, current << 32 | previous) if current else (window - 1, previous << 32)
+    if current == 0 and rng.random() < 0.5:
+        state = (window - 1, previous << 32 | rng.randint(0, limit))
+    inject(h, key, L, state)
+    # spare = limit - current - cost with spare·period near 2^53, or a random cost.
+    spare = near(rng, TWO53 // period, 1)
+    cost = limit - current - spare if 0 <= limit - current - spare <= limit else rng.randint(0, limit)
+    h.step([(key, L, cost, False)], rng.random() < 0.8, now, False)
+    h.step([(key, L, rng.randint(0, limit), False)], False, now, False)
+
+
 # ---- explicit checks ----------------------------------------------------------------------------
 
 def expect(cond, message):
@@ -659,6 +846,9 @@ def check_no_writes(conn, shas):
     expect(conn.call("EXISTS", "sluice:{nowrite}:b", "sluice:{nowrite}:c") == 0, "a denied or commit=0 batch stored a key")
 
 
+MIN_TTL_MS = 1000  # the scripts never set a PX below 1 s
+
+
 def check_expiry(conn, shas):
     """Written keys get a TTL, vanish after it, and are then answered as new keys (Redis TIME)."""
     rules = [Limits(TOKEN, 1, 40_000, 1), Limits(SLIDING, 3, 15_000, 3), Limits(FIXED, 3, 30_000, 3),
@@ -669,11 +859,11 @@ def check_expiry(conn, shas):
         r = conn.call("EVALSHA", shas[SINGLE_SCRIPT[L.code]], *single_args(key, L, L.capacity, True))
         expect(r[0] == 1, f"{L}: the first request was denied: {r}")
         pttl = conn.call("PTTL", key)
-        expect(0 < pttl <= -(-r[2] // 1000) + 1, f"{L}: PTTL {pttl} after reset_after {r[2]} µs")
+        expect(0 < pttl <= max(-(-r[2] // 1000) + 1, MIN_TTL_MS), f"{L}: PTTL {pttl} after reset_after {r[2]} µs")
         keys.append((key, L, r[2]))
-    time.sleep(0.2)
+    time.sleep(MIN_TTL_MS / 1000 + 0.2)
     for key, L, reset in keys:
-        expect(conn.call("EXISTS", key) == 0, f"{L}: the key still exists 200 ms after a {reset} µs reset")
+        expect(conn.call("EXISTS", key) == 0, f"{L}: the key still exists {MIN_TTL_MS + 200} ms after a {reset} µs reset")
         r = conn.call("EVALSHA", shas[SINGLE_SCRIPT[L.code]], *single_args(key, L, 0, False))
         fresh = STEP[L.code](None, r[5], 0, L)[0]
         expect(r[:5] == list(fresh), f"{L}: after expiry a peek answered {r[:5]}, a new key answers {list(fresh)}")
@@ -734,6 +924,7 @@ def main():
         for seed in range(1, args.seeds + 1):
             total += run_trace(conn, shas, seed, args.steps, cov)
             total += run_sliding_boundaries(conn, shas, seed, args.steps // 20, cov)
+            total += run_guard_boundaries(conn, shas, seed, args.steps // 10, cov)
         missing = [name for name in REQUIRED if not cov.counts.get(name)]
         if missing:
             raise CheckFailure(f"the random traces never exercised: {', '.join(missing)} (coverage {cov.counts})")
