@@ -243,8 +243,15 @@ enum LuaScripts {
         int_arg(i + 3, 0, 1e9)
     end
 
+    -- True when the caller set "now" (tests on a virtual clock): then PX, which runs on Redis's
+    -- own clock, would mean nothing, and writes carry no TTL.
+    local FIXED_NOW = false
+
     local function clock(i)  -- now in µs: ARGV[i], or Redis TIME when it is ""
-      if ARGV[i] ~= '' then return int_arg(i, 0, 2^53 - 1) end
+      if ARGV[i] ~= '' then
+        FIXED_NOW = true
+        return int_arg(i, 0, 2^53 - 1)
+      end
       local t = redis.call('TIME')  -- two decimal strings; arithmetic converts them (once: tonumber twice)
       return t[1] * 1000000 + t[2]   -- < 2^53 until the year 2255: exact
     end
@@ -279,8 +286,8 @@ enum LuaScripts {
     -- At least 1 s: expiring late is harmless (the state already equals a new key's), and a
     -- caller whose "now" is not Redis's clock (the tests' virtual time) is not raced by PX.
     local function save_state(key, value, reset_after)
-      if reset_after >= 2^53 - 1 then  -- MAX
-        redis.call('SET', key, value)  -- idle in 285+ years (or clamped): no TTL, late is harmless
+      if FIXED_NOW or reset_after >= 2^53 - 1 then  -- MAX
+        redis.call('SET', key, value)  -- virtual time, or idle in 285+ years (or clamped): no TTL
         return
       end
       local ms = math.max(ceil_div(reset_after, 1000) + 1, 1000)

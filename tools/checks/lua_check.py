@@ -545,6 +545,7 @@ class Harness:
         step, seed, cov = self.steps, self.seed, self.cov
         self.steps += 1
         cmd = self.command(items, commit, "" if now is None else str(now), batch)
+        fixed_now = now is not None  # a caller-set now: the scripts write no TTL
         involved = sorted({k for k, *_ in items})
         # One transaction: the dirty counter around the script, then each involved key's value and
         # expiry, then PERSIST, so that keys written at simulated times never expire in real time.
@@ -612,7 +613,11 @@ class Harness:
             if k in written:
                 L, state = written[k]
                 t = idle_after(state, now, L)
-                if t >= MAX:
+                if fixed_now:
+                    cov.add("no-ttl write (fixed now)")
+                    if expires != -1:
+                        fail(f"the expiry of {k} (written with a fixed now: none)", -1, expires)
+                elif t >= MAX:
                     cov.add("no-ttl write")
                     if expires != -1:
                         fail(f"the expiry of {k} (idle after {t} µs: none)", -1, expires)
