@@ -80,8 +80,9 @@ enum LuaScripts {
     --     double); by induction the same holds along a chain of + and ·. So `x < 2^53` on such an
     --     x both proves it exact and tells when it is not. The algorithms compute in plain numbers
     --     behind such guards (the fast paths); when a guard fails, the exact path (bigs) decides.
-    -- (Lua folds constant expressions such as 2^53 and 2^40 when it compiles the script.)
-    local MAX = 2^53 - 1  -- the largest number returned; larger results clamp to it
+    -- MAX = 2^53 - 1 is the largest number returned; larger results clamp to it. It is written as
+    -- 2^53 - 1 (Lua folds such constants when it compiles the script; a local that functions
+    -- capture would cost on every call).
     local floor = math.floor
 
     local function ceil_div(a, m)  -- ceil(a/m) for 0 <= a < 2^53, m >= 1
@@ -95,13 +96,12 @@ enum LuaScripts {
     -- ~1e25) are "bigs": arrays of base-100 digits, least significant first, no leading zeros ({}
     -- is 0). Bigs have no size limit. A big is only multiplied or divided by a small m,
     -- 0 <= m <= 2^53/100 ≈ 9.007e13: limits, bursts, costs and counts are <= 1e9, periods
-    -- <= 3.17e13, 1000, 2^40. Then every intermediate of mul and divmod is < 100·m <= 2^53, hence
-    -- exact. bigs() creates these functions on first use, so that a call decided on a fast path
-    -- does not pay for them (a script creates its closures anew on every call).
-    local big_functions
+    -- <= 3.17e13, 1000, 2^40 and 2^13. Then every intermediate of mul and divmod is < 100·m <= 2^53,
+    -- hence exact. bigs() creates these functions when an exact path needs them, so that a call
+    -- decided on a fast path does not pay for them (a script creates its closures anew on every
+    -- call, and each local of the script that a closure captures costs too: hence bigs' own locals).
     local function bigs()
-      if big_functions then return big_functions end
-      local BASE = 100
+      local BASE, MAX, floor = 100, 2^53 - 1, math.floor
 
       local function trim(a)
         while a[#a] == 0 do a[#a] = nil end
@@ -194,23 +194,23 @@ enum LuaScripts {
         return int(q)
       end
 
-      -- (hi·2^40 + lo)·m + r as a big, and back (r < m, lo < 2^40, hi < 2^53): how the buckets
-      -- store their TAT (see gcraState).
+      -- (hi·2^53 + lo)·m + r as a big, and back (r < m, lo < 2^53, hi < 2^53): how the buckets
+      -- store their TAT (see gcraState). 2^53 = 2^40·2^13, in two steps as it is not small.
       local function from_parts(hi, lo, m, r)
-        return add(mul(add(mul(big(hi), 2^40), big(lo)), m), big(r))
+        return add(mul(add(mul(mul(big(hi), 2^40), 2^13), big(lo)), m), big(r))
       end
 
       local function to_parts(a, m)
         local q, r = divmod(a, m)
-        local hi, lo = divmod(q, 2^40)
-        return int(hi), lo, r
+        local q40, lo40 = divmod(q, 2^40)
+        local hi, lo13 = divmod(q40, 2^13)
+        return int(hi), lo13 * 2^40 + lo40, r  -- < 2^53: exact
       end
 
-      big_functions = {
+      return {
         big = big, cmp = cmp, add = add, sub0 = sub0, mul = mul, floor_div = floor_div,
         ceil_div = big_ceil_div, from_parts = from_parts, to_parts = to_parts,
       }
-      return big_functions
     end
 
     -- ---- arguments and clock -------------------------------------------------------------------
@@ -243,38 +243,34 @@ enum LuaScripts {
         int_arg(i + 3, 0, 1e9)
     end
 
-    -- True when the caller set "now" (tests on a virtual clock): then PX, which runs on Redis's
-    -- own clock, would mean nothing, and writes carry no TTL.
-    local FIXED_NOW = false
-
-    local function clock(i)  -- now in µs: ARGV[i], or Redis TIME when it is ""
-      if ARGV[i] ~= '' then
-        FIXED_NOW = true
-        return int_arg(i, 0, 2^53 - 1)
-      end
+    -- now in µs: ARGV[i], or Redis TIME when it is "". Also whether the caller fixed it (tests on a
+    -- virtual clock): then PX, which runs on Redis's own clock, would mean nothing (save_state).
+    local function clock(i)
+      if ARGV[i] ~= '' then return int_arg(i, 0, 2^53 - 1), true end
       local t = redis.call('TIME')  -- two decimal strings; arithmetic converts them (once: tonumber twice)
-      return t[1] * 1000000 + t[2]   -- < 2^53 until the year 2255: exact
+      return t[1] * 1000000 + t[2], false  -- < 2^53 until the year 2255: exact
     end
 
     -- ---- state storage ---------------------------------------------------------------------------
     -- One Redis string per key: struct.pack(STATE, code, limit, period_us, burst, x, y, z), seven
-    -- little-endian fields (a byte, then doubles, every one an exact integer < 2^53: 49 bytes).
-    -- x, y, z are the algorithm's state. The limits tie the state to the limits it was measured
-    -- against: a state stored under other limits reads as a new key (as MemoryStore drops a
-    -- changed rule's keys), and so does any other value (a value of the older text format starts
-    -- with an ASCII digit, never a code 1..4). Binary, as converting numbers to and from decimal
-    -- text costs more than all the arithmetic. Written with SET ... PX, so the value and its TTL
-    -- change together.
+    -- little-endian fields, every one an exact integer: a byte, limit and burst (< 2^32) as 4-byte
+    -- integers, the others as doubles (< 2^53); 41 bytes, so that Redis keeps the value in one
+    -- allocation with its object (up to 44 bytes). x, y, z are the algorithm's state. The limits
+    -- tie the state to the limits it was measured against: a state stored under other limits
+    -- reads as a new key (as MemoryStore drops a changed rule's keys), and so does any other value
+    -- (a value of the older text format starts with an ASCII digit, never a code 1..4). Binary,
+    -- as converting numbers to and from decimal text costs more than all the arithmetic. Written
+    -- with SET ... PX, so the value and its TTL change together.
     --
     -- ALGORITHMS[code] = decide(x, y, z, now, cost, limit, period, burst), x = nil for a new key;
     -- it returns allowed (1/0), remaining, reset_after, retry_after, delay and, when allowed, the
     -- new x, y, z.
     local ALGORITHMS = {}
-    local STATE, STATE_SIZE = '<Bdddddd', 49
+    local STATE = '<BI4dI4ddd'
 
     local function load_state(value, code, limit, period, burst)  -- value: a GET reply; x, y, z or nil
-      if not value or #value ~= STATE_SIZE then return nil end
-      local c, l, p, b, x, y, z = struct.unpack(STATE, value)
+      if not value or #value ~= 41 then return nil end  -- the size of STATE (a literal: cheaper)
+      local c, l, p, b, x, y, z = struct.unpack('<BI4dI4ddd', value)
       if c ~= code or l ~= limit or p ~= period or b ~= burst then return nil end
       return x, y, z
     end
@@ -285,12 +281,16 @@ enum LuaScripts {
     -- TTL is that, rounded up to ms, plus 1 ms for the Redis clock's ms rounding: never early.
     -- At least 1 s: expiring late is harmless (the state already equals a new key's), and a
     -- caller whose "now" is not Redis's clock (the tests' virtual time) is not raced by PX.
-    local function save_state(key, value, reset_after)
-      if FIXED_NOW or reset_after >= 2^53 - 1 then  -- MAX
+    local function save_state(key, value, reset_after, fixed_now)
+      if fixed_now or reset_after >= 2^53 - 1 then  -- MAX
         redis.call('SET', key, value)  -- virtual time, or idle in 285+ years (or clamped): no TTL
         return
       end
-      local ms = math.max(ceil_div(reset_after, 1000) + 1, 1000)
+      if reset_after <= 999000 then  -- then ceil(reset_after/1000) + 1 <= 1000: the floor (usual)
+        redis.call('SET', key, value, 'PX', '1000')
+        return
+      end
+      local ms = ceil_div(reset_after, 1000) + 1
       -- In decimal (tostring would give 1e+15): %d is the cheaper conversion, but it goes through a
       -- C long, which may have 32 bits; %.0f is exact for every integer below 2^53.
       redis.call('SET', key, value, 'PX', string.format(ms < 2147483648 and '%d' or '%.0f', ms))
@@ -302,33 +302,30 @@ enum LuaScripts {
     static let gcraState = #"""
     -- ---- GCRA state: the TAT of token_bucket and leaky_bucket ----------------------------------
     -- State x, y, z = hi, lo, b: the theoretical arrival time (TAT) is a + b/limit µs with
-    -- a = hi·2^40 + lo, 0 <= lo < 2^40, 0 <= b < limit; i.e. tat = a·limit + b in units of
-    -- 1/limit µs (exact: period/limit is never rounded). a may pass 2^53 (a TAT past the year
-    -- 2255, as after a burst of 1e9 × 366 days), hence the split. The fast paths need only
-    -- w = max(tat - now·limit, 0), the wait until the bucket is full again (token) or the queue
-    -- is empty (leaky), and store the TAT after the request, now·limit + e.
+    -- a = hi·2^53 + lo, 0 <= lo < 2^53, 0 <= b < limit; i.e. tat = a·limit + b in units of
+    -- 1/limit µs (exact: period/limit is never rounded). hi is 0 unless the TAT is past the year
+    -- 2255 (as after a burst of 1e9 × 366 days); then only the exact path reads it. The fast
+    -- paths need only w = max(tat - now·limit, 0), the wait until the bucket is full again
+    -- (token) or the queue is empty (leaky), and store the TAT after the request, now·limit + e.
 
     -- w as a plain number (0 for a new key), or nil when a or w is 2^53 or more: then the exact
     -- path decides.
     local function gcra_wait(hi, lo, b, now, limit)
       if not hi then return 0 end
-      local a = hi * 2^40 + lo  -- exact when < 2^53 (2)
-      if a >= 2^53 then return nil end
-      if a < now then return 0 end     -- tat < (a + 1)·limit <= now·limit
-      local w = (a - now) * limit + b  -- a - now exact; the rest by (2)
+      if hi > 0 then return nil end     -- a >= 2^53
+      if lo < now then return 0 end     -- tat < (a + 1)·limit <= now·limit
+      local w = (lo - now) * limit + b  -- lo - now exact; the rest by (2)
       if w >= 2^53 then return nil end
       return w
     end
 
-    -- hi, lo, b of tat = now·limit + e, 0 <= e < 2^53. a = now + floor(e/limit) may pass 2^53
-    -- (now close to it), so it is summed in parts below and above 2^40, each exact.
+    -- hi, lo, b of tat = now·limit + e, 0 <= e < 2^53.
     local function gcra_state(now, e, limit)
       local b = e % limit        -- exact (1)
       local q = (e - b) / limit  -- floor(e/limit): an exact quotient
-      local now_lo, q_lo = now % 2^40, q % 2^40
-      local hi, lo = (now - now_lo) / 2^40 + (q - q_lo) / 2^40, now_lo + q_lo  -- lo < 2^41
-      if lo >= 2^40 then return hi + 1, lo - 2^40, b end
-      return hi, lo, b
+      local a = now + q          -- exact when < 2^53 (2)
+      if a < 2^53 then return 0, a, b end
+      return 1, (now - 2^53) + q, b  -- a - 2^53 < 2^53 (now, q < 2^53): both steps exact
     end
 
 
@@ -432,10 +429,11 @@ enum LuaScripts {
       local carried = previous - muldiv(previous, elapsed, period)
       local used = current + cost
       if used + carried <= limit then
-        return 1, math.max(limit - used - carried, 0), sliding_reset_after(used, previous, elapsed, period), 0, 0,
-          window, used, previous
+        return 1, math.max(limit - used - carried, 0), sliding_reset_after(used, previous, elapsed, period),
+          0, 0, window, used, previous
       end
-      return 0, math.max(limit - current - carried, 0), sliding_reset_after(current, previous, elapsed, period),
+      return 0, math.max(limit - current - carried, 0),
+        sliding_reset_after(current, previous, elapsed, period),
         sliding_retry_after(current, previous, elapsed, cost, limit, period), 0
     end
     ALGORITHMS[2] = sliding_window
@@ -520,13 +518,13 @@ enum LuaScripts {
     if #KEYS ~= 1 or #ARGV ~= 6 then error('sluice: expects 1 key and 6 arguments') end
     local limit, period, burst, cost = limits_args(1)
     local commit = flag_arg(5)
-    local now = clock(6)
+    local now, fixed_now = clock(6)
     local key = KEYS[1]
     local x, y, z = load_state(redis.call('GET', key), code, limit, period, burst)
     local allowed, remaining, reset_after, retry_after, delay, nx, ny, nz =
       decide(x, y, z, now, cost, limit, period, burst)
     if commit and allowed == 1 and cost > 0 then
-      save_state(key, struct.pack(STATE, code, limit, period, burst, nx, ny, nz), reset_after)
+      save_state(key, struct.pack(STATE, code, limit, period, burst, nx, ny, nz), reset_after, fixed_now)
     end
     return {allowed, remaining, reset_after, retry_after, delay, now}
 
@@ -537,7 +535,7 @@ enum LuaScripts {
     local n = #KEYS
     if n == 0 or #ARGV ~= 2 + 6 * n then error('sluice: expects N keys and 2 + 6N arguments') end
     local commit = flag_arg(1)
-    local now = clock(2)
+    local now, fixed_now = clock(2)
     local items = {}
     for i = 1, n do
       local at = 3 + 6 * (i - 1)
@@ -587,7 +585,7 @@ enum LuaScripts {
       for _, item in ipairs(items) do  -- each key's last pending state, in item order
         local p = pending[item.key]
         if p then
-          save_state(item.key, p.value, p.reset_after)
+          save_state(item.key, p.value, p.reset_after, fixed_now)
           pending[item.key] = nil
         end
       end

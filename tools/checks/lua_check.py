@@ -344,8 +344,8 @@ def idle_after(state, now, L):
     return t
 
 
-STATE = struct.Struct("<Bdddddd")  # the scripts' stored value (LuaScripts.swift, "state storage")
-SPLIT = 2**40  # the buckets' a = hi·2^40 + lo
+STATE = struct.Struct("<BIdIddd")  # the scripts' stored value (LuaScripts.swift, "state storage")
+SPLIT = 2**53  # the buckets' a = hi·2^53 + lo
 
 
 def state_fields(L, state):
@@ -359,7 +359,7 @@ def state_fields(L, state):
 
 
 def stored_value(L, state):
-    """The documented storage format: struct.pack('<Bdddddd', code, limit, period_us, burst, x, y, z),
+    """The documented storage format: struct.pack('<BI4dI4ddd', code, limit, period_us, burst, x, y, z),
     every field an exact integer below 2^53 (as latin-1 text, as Conn reads bulk strings)."""
     fields = (L.code, L.limit, L.period, L.burst) + state_fields(L, state)
     if not all(0 <= f < 2**53 for f in fields):
@@ -487,9 +487,8 @@ def guard_sides(L, state, now, cost):
             if d.allowed and cost > 0:
                 new_a = new_state // L.limit
                 names.append(f"bucket new a on the fast path {'< 2^53' if new_a < TWO53 else '>= 2^53'}")
-                low = now % SPLIT + (new_a - now) % SPLIT  # the scripts sum now + q in parts split at 2^40
-                rel = "below" if low < SPLIT else "to" if low == SPLIT else "above"
-                names.append(f"bucket new a: the low parts sum {rel} 2^40")
+                if new_a in (TWO53 - 1, TWO53):
+                    names.append(f"bucket new a on the fast path = 2^53{' - 1' if new_a < TWO53 else ''}")
     elif L.code == SLIDING:
         window, period = now // L.period, L.period
         elapsed = now - window * period
@@ -514,8 +513,8 @@ GUARDS = [f"{name} {rel}" for name in ("token burst·period", "leaky (burst + co
                                         "sliding (limit - cost)·period", "bucket new a on the fast path")
           for rel in ("< 2^53", ">= 2^53")]
 GUARD_EDGES = [f"{name} = 2^53{edge}" for name in ("token burst·period", "leaky (burst + cost)·period",
-                                                     "bucket stored a", "bucket w") for edge in ("", " - 1")] + \
-    [f"bucket new a: the low parts sum {rel} 2^40" for rel in ("below", "to", "above")]
+                                                     "bucket stored a", "bucket w", "bucket new a on the fast path")
+               for edge in ("", " - 1")]
 REQUIRED = ["denied", "clamped", "no-ttl write", "ttl write", "repeated key in batch", "batch denied",
             "shadow denial in allowed batch", "leaky delay", "sliding retry in window", "peek", "redis TIME",
             "limits changed on a key", "status (commit=0)"] + GUARDS + GUARD_EDGES
@@ -727,7 +726,7 @@ def run_guard_boundaries(conn, shas, seed, cases, cov):
             run_sliding_guard_case(h, rng, key, limit)
             continue
         if code == 0:
-            run_split_carry_case(h, rng, key)
+            run_new_a_edge_case(h, rng, key)
             continue
         # A period whose product with some burst (+ cost) <= 1e9 lands near 2^53: 2^k lands on 2^53
         # exactly, and the divisors of 2^53 - 1 = 6361·69431·20394401 on 2^53 - 1.
@@ -746,9 +745,17 @@ def run_guard_boundaries(conn, shas, seed, cases, cov):
                    MAX)
         tol = burst * period
         # The wait w = tat - now·limit: none, small, around the allowing edge, around 2^53, far above.
+        # (w - slack = w + cost·period - tol is the denied retry's numerator: near 2^53 too.)
         w = pick(rng, None, 0, lambda: rng.randint(0, max(tol, 1)), lambda: near(rng, tol - cost * period),
                  lambda: near(rng, tol), lambda: near(rng, TWO53), lambda: near(rng, TWO53 - 1),
+                 lambda: near(rng, TWO53 - cost * period + tol, 4),
                  lambda: rng.randint(TWO53, 2**56), lambda: rng.randint(TWO53, 2**80))
+        if cost > burst and rng.random() < 0.5:
+            # A token cost over the burst (always denied) whose retry numerator w + cost·period - tol
+            # lies just past 2^53, odd, over a power-of-two limit: where a rounding would show.
+            limit = rng.choice([1, 2, 2 ** rng.randint(2, 29)])
+            L = L._replace(limit=limit)
+            w = TWO53 - cost * period + tol + rng.choice([1, 3, 5])
         a_edge = rng.random() < 0.15  # or: a stored a right at 2^53 (a TAT ~285 years ahead)
         if a_edge:
             state = near(rng, TWO53 - 1) * limit + rng.randint(0, limit - 1)
@@ -765,11 +772,11 @@ def run_guard_boundaries(conn, shas, seed, cases, cov):
     return h.steps
 
 
-def run_split_carry_case(h, rng, key):
-    """A bucket's new TAT whose a = now + q has low parts (mod 2^40) summing to about 2^40."""
+def run_new_a_edge_case(h, rng, key):
+    """A bucket's new TAT whose a = now + floor(e/limit) lies around 2^53 (now close to it)."""
     L = Limits(rng.choice([TOKEN, LEAKY]), rng.choice([1, 7, 1000]), 4_000_000, MAX_LIMIT)  # tol = 4e15 < 2^53
-    now = pick(rng, lambda: rng.randint(0, 10**6), lambda: int(time.time() * 1e6), lambda: MAX - rng.randint(0, 10**13))
-    q = max((SPLIT - now % SPLIT) % SPLIT + rng.randint(-1, 1), 0) + SPLIT * rng.randint(0, 1)
+    now = MAX - pick(rng, lambda: rng.randint(0, 10), lambda: rng.randint(0, 10**6), lambda: rng.randint(0, 10**12))
+    q = max(TWO53 - now + rng.randint(-2, 2), 0)  # the new a = now + q
     cost = rng.randint(0, 3)
     e = q * L.limit + rng.randint(0, L.limit - 1)  # the new TAT is now·limit + e: a = now + q
     if e < cost * L.period:
@@ -798,6 +805,17 @@ def run_sliding_guard_case(h, rng, key, limit):
     cost = limit - current - spare if 0 <= limit - current - spare <= limit else rng.randint(0, limit)
     h.step([(key, L, cost, False)], rng.random() < 0.8, now, False)
     h.step([(key, L, rng.randint(0, limit), False)], False, now, False)
+
+
+def run_ttl_edges(conn, shas, cov):
+    """Writes on Redis's clock whose reset_after is around the 1 s TTL floor (999 ms plus the 1 ms
+    for the clock's rounding) and around whole ms: PX must be exactly what the reference says."""
+    h = Harness(conn, shas, cov, "ttl")
+    for i, period in enumerate((998_999, 999_000, 999_001, 999_999, 1_000_000, 1_000_001, 1_001_000, 5_000)):
+        for code in (TOKEN, LEAKY, FIXED):
+            L = Limits(code, 1, period, 1)  # one unit: reset_after = period (buckets), <= period (fixed)
+            h.step([(f"sluice:{{ttl}}:{code}:{i}", L, 1, False)], True, None, False)
+    return h.steps
 
 
 # ---- explicit checks ----------------------------------------------------------------------------
@@ -934,6 +952,7 @@ def main():
             total += run_trace(conn, shas, seed, args.steps, cov)
             total += run_sliding_boundaries(conn, shas, seed, args.steps // 20, cov)
             total += run_guard_boundaries(conn, shas, seed, args.steps // 10, cov)
+        total += run_ttl_edges(conn, shas, cov)
         missing = [name for name in REQUIRED if not cov.counts.get(name)]
         if missing:
             raise CheckFailure(f"the random traces never exercised: {', '.join(missing)} (coverage {cov.counts})")
