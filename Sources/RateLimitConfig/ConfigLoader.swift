@@ -38,6 +38,7 @@ public enum ConfigLoader {
             seen[rule.name] = i
             rules.append(rule)
         }
+        try DescriptorParser.rejectDuplicates(rules, nodes: ruleNodes)
         do {
             return Configuration(backend: backend, rules: try RuleSet(rules))
         } catch {
@@ -101,7 +102,7 @@ public enum ConfigLoader {
 
     static func parseRule(_ node: Node, path: String) throws(ConfigError) -> Rule {
         let r = try MappingReader(node, path: path)
-        try r.rejectUnknown(["name", "algorithm", "limit", "period", "burst", "shadow", "overrides"])
+        try r.rejectUnknown(["name", "algorithm", "limit", "period", "burst", "shadow", "overrides", "descriptors"])
         let name = try r.requiredString("name")
         let algorithmText = try r.requiredString("algorithm")
         guard let algorithm = Algorithm(rawValue: algorithmText) else {
@@ -140,8 +141,9 @@ public enum ConfigLoader {
                 o, algorithm: algorithm, limit: oLimit ?? limit, period: oPeriod ?? period, burst: oBurst))
         }
         let shadow = try r.bool("shadow") ?? false
+        let descriptors = try DescriptorParser.parse(r)
         do {
-            return try Rule(name: name, limits: limits, shadow: shadow, overrides: overrides)
+            return try Rule(name: name, limits: limits, shadow: shadow, overrides: overrides, descriptors: descriptors)
         } catch {
             throw ConfigError.at(r.node(for: error.field), r.child(error.field), error.message)
         }

@@ -85,7 +85,7 @@ public final class RateLimiter: Sendable {
     /// The rules in force.
     public var rules: RuleSet { snapshot.withLock { $0.rules } }
 
-    /// Installs `rules`. A rule whose definition is unchanged keeps its keys' state; a changed
+    /// Installs `rules`. A rule whose limits are unchanged keeps its keys' state; a changed
     /// rule starts fresh (its state was measured against other limits); a removed rule is dropped.
     public func replaceRules(_ rules: RuleSet) {
         let dropped: [Int] = snapshot.withLock { snap in
@@ -94,6 +94,9 @@ public final class RateLimiter: Sendable {
             for rule in rules.rules {
                 if let old = snap.byName[rule.name], old.rule == rule {
                     byName[rule.name] = old
+                } else if let old = snap.byName[rule.name], old.rule.limitsKeysLike(rule) {
+                    // Only its descriptors changed: the keys' state still holds.
+                    byName[rule.name] = Installed(rule: rule, slot: old.slot, recorder: old.recorder)
                 } else {
                     byName[rule.name] = Installed(rule: rule, slot: snap.nextSlot, recorder: makeRecorder(rule))
                     snap.nextSlot += 1

@@ -87,11 +87,16 @@ public struct Rule: Sendable, Hashable {
     public let shadow: Bool
     /// Exact key → its own policy.
     public let overrides: [String: OverridePolicy]
+    /// The Envoy descriptors (gRPC RLS v3) this rule answers.
+    public let descriptors: [DescriptorMatch]
 
     /// Longest rule name.
     public static let maxNameLength = 128
 
-    public init(name: String, limits: Limits, shadow: Bool = false, overrides: [String: OverridePolicy] = [:]) throws(RuleError) {
+    public init(
+        name: String, limits: Limits, shadow: Bool = false, overrides: [String: OverridePolicy] = [:],
+        descriptors: [DescriptorMatch] = []
+    ) throws(RuleError) {
         guard !name.isEmpty, name.utf8.count <= Self.maxNameLength,
               name.utf8.allSatisfy({ Self.isNameByte($0) })
         else {
@@ -101,6 +106,13 @@ public struct Rule: Sendable, Hashable {
         self.limits = limits
         self.shadow = shadow
         self.overrides = overrides
+        self.descriptors = descriptors
+    }
+
+    /// Whether `other` limits keys exactly as this rule does, so its keys' state stays valid
+    /// (only its descriptors differ, if anything).
+    func limitsKeysLike(_ other: Rule) -> Bool {
+        limits == other.limits && shadow == other.shadow && overrides == other.overrides
     }
 
     private static func isNameByte(_ b: UInt8) -> Bool {

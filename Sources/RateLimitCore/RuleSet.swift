@@ -3,13 +3,22 @@ public struct RuleSet: Sendable, Hashable {
     /// The rules in the order they were given.
     public let rules: [Rule]
     private let index: [String: Int]
+    /// The rule for each Envoy descriptor.
+    public let descriptors: DescriptorIndex
 
     /// No rules.
-    public static let empty = RuleSet(unchecked: [])
+    public static let empty = RuleSet()
 
-    private init(unchecked rules: [Rule]) {
+    private init() {
+        rules = []
+        index = [:]
+        descriptors = .empty
+    }
+
+    private init(rules: [Rule], descriptors: DescriptorIndex) {
         self.rules = rules
         self.index = Dictionary(rules.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.descriptors = descriptors
     }
 
     public init(_ rules: [Rule]) throws(RuleError) {
@@ -21,6 +30,7 @@ public struct RuleSet: Sendable, Hashable {
         }
         self.rules = rules
         self.index = index
+        self.descriptors = try DescriptorIndex(rules)
     }
 
     public subscript(name: String) -> Rule? {
@@ -28,14 +38,15 @@ public struct RuleSet: Sendable, Hashable {
     }
 
     /// This set with `rule` added, or replacing the rule of the same name (keeping its position).
-    public func upserting(_ rule: Rule) -> RuleSet {
+    /// Fails when `rule` declares a descriptor another rule already matches.
+    public func upserting(_ rule: Rule) throws(RuleError) -> RuleSet {
         var rules = self.rules
         if let i = index[rule.name] { rules[i] = rule } else { rules.append(rule) }
-        return RuleSet(unchecked: rules)  // names stay unique: a replaced rule had the same name
+        return try RuleSet(rules)
     }
 
     /// This set without the rule named `name`.
     public func removing(_ name: String) -> RuleSet {
-        RuleSet(unchecked: rules.filter { $0.name != name })
+        RuleSet(rules: rules.filter { $0.name != name }, descriptors: descriptors.removing(rule: name))
     }
 }

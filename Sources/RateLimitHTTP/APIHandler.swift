@@ -223,7 +223,9 @@ public final class APIHandler: Sendable {
         case .put:
             let rule = try Self.decodeRule(request.body, name: name)
             let existed = limiter.rules[name] != nil
-            limiter.replaceRules(limiter.rules.upserting(rule))
+            let updated: RuleSet
+            do { updated = try limiter.rules.upserting(rule) } catch { throw APIError(.conflict, error.message) }
+            limiter.replaceRules(updated)
             response.status = existed ? .ok : .created
             response.body.writeRule(rule)
         case .delete:

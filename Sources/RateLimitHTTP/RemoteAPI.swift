@@ -59,10 +59,13 @@ extension APIHandler {
                 let body = try ResetBody.decode(request.body)
                 let check: PreparedCheck
                 do { check = try limiter.prepare(CheckRequest(rule: body.rule, key: body.key, cost: 0)) } catch { throw APIError(error) }
+                let template = response
                 return remote.reset(check, on: eventLoop).map {
+                    var response = template
                     response.body.writeStaticString("{\"reset\":true}")
                     return response
                 }.recover { error in
+                    var response = template
                     Self.unavailable(error, into: &response)
                     return response
                 }

@@ -176,7 +176,31 @@ extension ByteBuffer {
             }
             writeStaticString("}")
         }
-        writeStaticString("]}")
+        writeStaticString("]")
+        if !rule.descriptors.isEmpty { writeDescriptors(rule.descriptors) }
+        writeStaticString("}")
+    }
+
+    private mutating func writeDescriptors(_ descriptors: [DescriptorMatch]) {
+        writeStaticString(",\"descriptors\":[")
+        for (i, match) in descriptors.enumerated() {
+            if i > 0 { writeStaticString(",") }
+            writeStaticString("{\"domain\":")
+            writeJSONString(match.domain)
+            writeStaticString(",\"entries\":[")
+            for (j, entry) in match.entries.enumerated() {
+                if j > 0 { writeStaticString(",") }
+                writeStaticString("{\"key\":")
+                writeJSONString(entry.key)
+                if let value = entry.value {
+                    writeStaticString(",\"value\":")
+                    writeJSONString(value)
+                }
+                writeStaticString("}")
+            }
+            writeStaticString("]}")
+        }
+        writeStaticString("]")
     }
 
     private mutating func writeLimits(_ limits: Limits, algorithm: Bool = true) {

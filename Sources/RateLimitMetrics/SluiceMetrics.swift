@@ -56,6 +56,13 @@ public final class SluiceMetrics: Sendable {
         registry.makeGauge(descriptor: Self.name("rate_limiter_backend_up", "1 when the backend is usable."), labels: [("backend", backend)])
     }
 
+    /// `rate_limiter_envoy_unmatched_descriptors_total{reason}`: Envoy descriptors no rule limits.
+    public func envoyUnmatched(reason: String) -> Counter {
+        registry.makeCounter(
+            descriptor: Self.name("rate_limiter_envoy_unmatched_descriptors_total", "Envoy RLS descriptors that matched no rule, by reason."),
+            labels: [("reason", reason)])
+    }
+
     /// `rate_limiter_active_clients{rule}`.
     public func activeClients(rule: String) -> Gauge {
         registry.makeGauge(descriptor: Self.name("rate_limiter_active_clients", "Keys with live state."), labels: [("rule", rule)])

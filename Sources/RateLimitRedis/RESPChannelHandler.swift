@@ -2,7 +2,7 @@ public import NIOCore
 
 /// One command on its way: its encoded bytes, the promise its reply completes, and when it
 /// must have been answered.
-public struct RESPCommand {
+public struct RESPCommand: Sendable {
     public var bytes: ByteBuffer
     public var promise: EventLoopPromise<RESPValue>
     public var deadline: NIODeadline

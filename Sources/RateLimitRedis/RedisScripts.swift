@@ -1,4 +1,4 @@
-public import RateLimitCore
+import RateLimitCore
 
 /// The Lua scripts the store runs (their text and KEYS/ARGV contracts are in `LuaScripts`).
 enum Script: String, CaseIterable, Sendable {

@@ -19,6 +19,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Path of the API's Unix socket.")
     var socket = "/tmp/sluice.sock"
 
+    @Option(help: "Also serve gRPC (sluice.v1.RateLimiter and Envoy RLS v3) on this Unix socket.")
+    var grpcSocket: String?
+
     @Option(help: "HOST:PORT of the /metrics, /healthz and /readyz listener.")
     var metricsAddress = "127.0.0.1:9780"
 
@@ -114,6 +117,14 @@ struct Serve: AsyncParsableCommand {
             .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
             .init(service: ReloadOnSignal(reloader: reloader), successTerminationBehavior: .ignore),
         ]
+        if let grpcSocket {
+            let remote = redis.map { RedisGRPCDecider(store: $0, group: group) }
+            services.append(.init(
+                service: GRPCListener(
+                    path: grpcSocket, mode: settings.socketMode, group: group, limiter: limiter, remote: remote,
+                    metrics: metrics, logger: logger),
+                successTerminationBehavior: .gracefullyShutdownGroup))
+        }
         if let path = config {
             services.append(.init(service: WatchConfigFile(path: path, reloader: reloader), successTerminationBehavior: .ignore))
         }

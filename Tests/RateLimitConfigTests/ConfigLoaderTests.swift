@@ -45,6 +45,8 @@ private func fixtureNames() -> [String] {
         }
         #expect(importer.limit == 1000 && importer.burst == 200)
         #expect(config.rules["search-trial"]?.limits.period == 90_000_000_000)
+        #expect(config.rules.descriptors.match(domain: "edge", entries: [("remote_address", "10.0.0.1")]) == .rule("default", key: "10.0.0.1"))
+        #expect(config.rules.descriptors.match(domain: "edge", entries: [("path", "/login"), ("user", "ann")]) == .rule("login", key: "ann"))
     }
 
     @Test func embeddedDefaultsParse() throws {

@@ -1,0 +1,116 @@
+/// One entry of an Envoy rate-limit descriptor that a rule matches (RLS v3): a key, and
+/// optionally the one value it must have.
+public struct DescriptorEntry: Sendable, Hashable {
+    public let key: String
+    /// The value the entry must have; nil matches any value, and that value becomes part of the
+    /// rate-limit key.
+    public let value: String?
+
+    public init(key: String, value: String? = nil) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// The descriptors a rule answers: a domain and the descriptor's entries, in order.
+public struct DescriptorMatch: Sendable, Hashable {
+    public let domain: String
+    public let entries: [DescriptorEntry]
+
+    public init(domain: String, entries: [DescriptorEntry]) throws(RuleError) {
+        guard !domain.isEmpty else { throw RuleError(field: "descriptors.domain", message: "must not be empty") }
+        guard !entries.isEmpty else { throw RuleError(field: "descriptors.entries", message: "needs at least one entry") }
+        guard entries.allSatisfy({ !$0.key.isEmpty }) else {
+            throw RuleError(field: "descriptors.entries", message: "an entry's key must not be empty")
+        }
+        self.domain = domain
+        self.entries = entries
+    }
+
+    /// How many entries fix their value: the more, the more specific the match.
+    var specificity: Int { entries.count { $0.value != nil } }
+}
+
+/// Finds the rule for an Envoy descriptor and builds its key. A descriptor matches a rule when it
+/// has the same entry keys in the same order and every fixed value is equal; among several
+/// matches the most specific wins (most fixed values), then the earlier rule.
+///
+/// The key is the descriptor's values of the rule's any-value entries joined by `|`; when the
+/// rule fixes every value, it is the values joined the same way.
+public struct DescriptorIndex: Sendable, Hashable {
+    struct Candidate: Sendable, Hashable {
+        var rule: String
+        var match: DescriptorMatch
+    }
+
+    /// domain → entry keys in order → candidates, most specific first.
+    private var table: [String: [[String]: [Candidate]]] = [:]
+
+    /// The result of looking a descriptor up.
+    public enum Match: Sendable, Hashable {
+        /// No rule names this domain.
+        case unknownDomain
+        /// The domain is known but no rule matches these entries.
+        case noRule
+        /// The rule and the key to check.
+        case rule(String, key: String)
+    }
+
+    public static let empty = DescriptorIndex()
+
+    private init() {}
+
+    /// Indexes every rule's descriptors. Two rules declaring the same domain and entries is an error.
+    init(_ rules: [Rule]) throws(RuleError) {
+        var owner: [DescriptorMatch: String] = [:]
+        for (i, rule) in rules.enumerated() {
+            for (j, match) in rule.descriptors.enumerated() {
+                if let first = owner[match] {
+                    throw RuleError(
+                        field: "rules[\(i)].descriptors[\(j)]",
+                        message: "rule \"\(first)\" already matches this domain and these entries")
+                }
+                owner[match] = rule.name
+                table[match.domain, default: [:]][match.entries.map(\.key), default: []]
+                    .append(Candidate(rule: rule.name, match: match))
+            }
+        }
+        for (domain, byKeys) in table {
+            for (keys, candidates) in byKeys {
+                // A stable sort: equally specific candidates keep rule order.
+                let ranked = candidates.enumerated().sorted {
+                    ($0.element.match.specificity, -$0.offset) > ($1.element.match.specificity, -$1.offset)
+                }
+                table[domain]?[keys] = ranked.map(\.element)
+            }
+        }
+    }
+
+    /// This index without `rule`'s descriptors.
+    func removing(rule: String) -> DescriptorIndex {
+        var copy = self
+        for (domain, byKeys) in table {
+            for (keys, candidates) in byKeys {
+                let kept = candidates.filter { $0.rule != rule }
+                copy.table[domain]?[keys] = kept.isEmpty ? nil : kept
+            }
+            if copy.table[domain]?.isEmpty == true { copy.table[domain] = nil }
+        }
+        return copy
+    }
+
+    /// Whether any rule matches descriptors of `domain`.
+    public func knows(domain: String) -> Bool { table[domain] != nil }
+
+    /// The rule and key for one descriptor's entries.
+    public func match(domain: String, entries: [(key: String, value: String)]) -> Match {
+        guard let byKeys = table[domain] else { return .unknownDomain }
+        guard let candidates = byKeys[entries.map(\.key)] else { return .noRule }
+        for candidate in candidates where zip(candidate.match.entries, entries).allSatisfy({ $0.value == nil || $0.value == $1.value }) {
+            let variable = zip(candidate.match.entries, entries).filter { $0.0.value == nil }.map(\.1.value)
+            let key = (variable.isEmpty ? entries.map(\.value) : variable).joined(separator: "|")
+            return .rule(candidate.rule, key: key)
+        }
+        return .noRule
+    }
+}
