@@ -9,6 +9,8 @@ let package = Package(
     dependencies: [
         .package(name: "sluice", path: ".."),
         .package(url: "https://github.com/ordo-one/package-benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
     ],
     targets: [
         .executableTarget(
@@ -19,6 +21,16 @@ let package = Package(
             ],
             path: "Benchmarks/DecisionBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        // The gRPC load generator scripts/bench --grpc runs (the twin of load/uds_load.c).
+        .executableTarget(
+            name: "grpc-load",
+            dependencies: [
+                .product(name: "RateLimitGRPC", package: "sluice"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+            ],
+            path: "Benchmarks/GRPCLoad"
         ),
     ]
 )

@@ -153,12 +153,7 @@ public final class MemoryStore: Sendable {
         for shard in shards {
             shard.mutex.withLock { shard in
                 for slot in shard.tables.indices where !shard.tables[slot].isEmpty {
-                    let before = shard.tables[slot].count
-                    shard.tables[slot] = shard.tables[slot].filter { key, state in
-                        guard let l = limits(slot, key) else { return false }
-                        return !Algorithms.isIdle(state, now: now, limits: l)
-                    }
-                    removed += before - shard.tables[slot].count
+                    removed += shard.tables[slot].removeIdle(now: now) { limits(slot, $0) }
                 }
             }
         }
@@ -198,6 +193,25 @@ extension MemoryStore.Shard {
             tables.append(contentsOf: repeatElement([:], count: slot + 1 - tables.count))
         }
         tables[slot][key] = state
+    }
+}
+
+extension Dictionary where Key == String, Value == KeyState {
+    /// Removes the idle keys in place, so a steady load reuses the same storage (no allocation
+    /// per sweep); the storage is compacted only once it is less than a quarter full.
+    mutating func removeIdle(now: Nanoseconds, limits: (String) -> Limits?) -> Int {
+        var idle: [String] = []
+        for (key, state) in self {
+            guard let l = limits(key) else { idle.append(key); continue }
+            if Algorithms.isIdle(state, now: now, limits: l) { idle.append(key) }
+        }
+        for key in idle { removeValue(forKey: key) }
+        if capacity > 1024, count < capacity / 4 {
+            var compact = Self(minimumCapacity: count * 2)
+            for (key, state) in self { compact[key] = state }
+            self = compact
+        }
+        return idle.count
     }
 }
 

@@ -1,4 +1,4 @@
-public import GRPCCore
+import GRPCCore
 public import RateLimitCore
 
 /// A backend that decides elsewhere (Redis), asynchronously. It throws only when the backend is

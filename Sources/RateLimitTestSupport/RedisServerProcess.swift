@@ -67,9 +67,10 @@ public final class RedisServerProcess: @unchecked Sendable {  // used from one t
         directory.remove()
     }
 
-    /// Sends one command (inline form) on a fresh connection; the first reply line.
-    public func command(_ words: [String]) throws -> String {
-        let client = try BlockingLineClient(port: port)
+    /// Sends one command (inline form) on a fresh connection; the first reply line, or "" when
+    /// none arrives within `replyTimeoutMilliseconds`.
+    public func command(_ words: [String], replyTimeoutMilliseconds: Int = 2000) throws -> String {
+        let client = try BlockingLineClient(port: port, replyTimeoutMilliseconds: replyTimeoutMilliseconds)
         return try client.roundTrip(words.joined(separator: " ") + "\r\n")
     }
 
@@ -80,13 +81,13 @@ public final class RedisServerProcess: @unchecked Sendable {  // used from one t
 struct BlockingLineClient {
     let fd: Int32
 
-    init(port: Int) throws {
+    init(port: Int, replyTimeoutMilliseconds: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
         address.sin_port = UInt16(port).bigEndian
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        var timeout = timeval(tv_sec: replyTimeoutMilliseconds / 1000, tv_usec: Int(replyTimeoutMilliseconds % 1000) * 1000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }

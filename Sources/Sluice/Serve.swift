@@ -66,6 +66,9 @@ struct Serve: AsyncParsableCommand {
         for (name, value) in [("--idle-timeout", idleTimeout), ("--request-timeout", requestTimeout)] {
             guard let ns = DurationParser.parse(value), ns > 0 else { throw ValidationError("\(name) must be a duration such as 10s") }
         }
+        if let grpcSocket, grpcSocket == socket {
+            throw ValidationError("--grpc-socket must differ from --socket")
+        }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard maxInflight >= 0 else { throw ValidationError("--max-inflight must not be negative") }
     }
@@ -86,7 +89,10 @@ struct Serve: AsyncParsableCommand {
         }
         let readiness = Readiness()
         readiness.setConfigLoaded(true)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        // The process-wide group (never shut down: the gRPC transport may still close
+        // connections on it while the process exits), sized by --threads.
+        NIOSingletons.groupLoopCountSuggestion = threads
+        let group = MultiThreadedEventLoopGroup.singleton
         var redis: RedisStore?
         switch configuration.backend {
         case .memory:
@@ -135,11 +141,10 @@ struct Serve: AsyncParsableCommand {
         } catch {
             printError("sluice: \(error)")
             await redis?.shutdown()
-            try? await group.shutdownGracefully()
             throw ExitCode(1)
         }
         await redis?.shutdown()
-        try await group.shutdownGracefully()
+        // The singleton group is not shut down: the process exits next.
     }
 }
 

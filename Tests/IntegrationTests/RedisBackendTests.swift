@@ -111,7 +111,8 @@ struct RedisBackendTests {
         #expect(try sluice.api("POST", "/v1/check", body: #"{"rule":"api","key":"k"}"#).status == 200)
         let sleeper = Thread { _ = try? redis.command(["DEBUG", "SLEEP", "1.5"]) }
         sleeper.start()
-        usleep(100_000)  // the sleep has begun: Redis answers nobody until it ends
+        // Wait until the sleep has begun: Redis answers nobody (not even a new PING) until it ends.
+        #expect(poll(timeout: .seconds(1)) { (try? redis.command(["PING"], replyTimeoutMilliseconds: 50)) != "+PONG" })
         let clients = try (0..<4).map { _ in try sluice.client() }
         var slowest: Duration = .zero
         for round in 0..<10 {

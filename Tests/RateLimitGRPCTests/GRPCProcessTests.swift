@@ -1,0 +1,67 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+import RateLimitGRPC
+import RateLimitTestSupport
+import Testing
+
+/// `sluice serve --grpc-socket`: the real binary, a Swift gRPC client over the Unix socket, and
+/// the metrics it exports.
+@Suite(.serialized) struct GRPCProcessTests {
+    @Test func envoyAndSluiceOverTheGRPCSocketWithMetrics() async throws {
+        let sockets = TemporaryDirectory()
+        defer { sockets.remove() }
+        let grpcSocket = sockets.file("grpc.sock")
+        let sluice = try SluiceProcess(arguments: ["--grpc-socket", grpcSocket], config: grpcRulesYAML)
+        defer { sluice.stop() }
+        #expect(poll { FileManager.default.fileExists(atPath: grpcSocket) }, "no gRPC socket; log:\n\(sluice.log)")
+        let mode = try FileManager.default.attributesOfItem(atPath: grpcSocket)[.posixPermissions] as? Int
+        #expect(mode == 0o660)
+
+        try await withGRPCClient(
+            transport: .http2NIOPosix(target: .unixDomainSocket(path: grpcSocket), transportSecurity: .plaintext)
+        ) { client in
+            let rls = Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: client)
+            let request = rlsRequest(domain: "edge", descriptor(("remote_address", "192.0.2.1")), descriptor(("x", "y")))
+            let codes = try await (0..<3).asyncMap { _ in try await rls.shouldRateLimit(request).overallCode }
+            #expect(codes == [.ok, .ok, .overLimit])
+            let api = Sluice_V1_RateLimiter.Client(wrapping: client)
+            let decision = try await api.checkLimit(checkRequest("per-ip", "192.0.2.1")).decision
+            #expect(!decision.allowed)  // the same bucket as the Envoy descriptor's
+        }
+        // The HTTP API sees the same state.
+        let status = try sluice.api("GET", "/v1/status?rule=per-ip&key=192.0.2.1")
+        #expect(status.text.contains(#""remaining":0"#))
+
+        #expect(try sluice.metric(#"rate_limiter_request_total{rule="per-ip",allowed="true"}"#) == 2)
+        #expect(try sluice.metric(#"rate_limiter_request_total{rule="per-ip",allowed="false"}"#) == 2)
+        #expect(try sluice.metric(#"rate_limiter_request_duration_seconds_count{endpoint="envoy_should_rate_limit"}"#) == 3)
+        #expect(try sluice.metric(#"rate_limiter_request_duration_seconds_count{endpoint="grpc_check"}"#) == 1)
+        #expect(try sluice.metric(#"rate_limiter_envoy_unmatched_descriptors_total{reason="no_rule"}"#) == 3)
+        if let promtool = which("promtool") {
+            let result = try runCommand(promtool, ["check", "metrics"], stdin: try sluice.ops("GET", "/metrics").text)
+            #expect(result.status == 0, "promtool: \(result.stdout) \(result.stderr)")
+        }
+
+        sluice.signal(SIGTERM)
+        #expect(sluice.waitForExit() == 0)
+        #expect(!FileManager.default.fileExists(atPath: grpcSocket), "the gRPC socket is removed at shutdown")
+    }
+
+    @Test func aBusyGRPCSocketIsAStartError() throws {
+        let first = try SluiceProcess()
+        defer { first.stop() }
+        let result = try runSluice(["serve", "--socket", first.directory.file("other.sock"), "--grpc-socket", first.socketPath,
+                                    "--metrics-address", "127.0.0.1:0"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("already running") || result.stderr.contains("listening on"), "\(result.stderr)")
+    }
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for element in self { out.append(try await transform(element)) }
+        return out
+    }
+}
