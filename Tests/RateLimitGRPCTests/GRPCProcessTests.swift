@@ -48,6 +48,33 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: grpcSocket), "the gRPC socket is removed at shutdown")
     }
 
+    @Test func twoSidecarsShareEnvoyLimitsThroughRedis() async throws {
+        let redis = try RedisServerProcess()
+        defer { redis.stop() }
+        let config = "backend:\n  type: redis\n  redis: { url: \"\(redis.url)\", timeout_ms: 200, on_failure: deny }\n"
+            + grpcRulesYAML
+        let sockets = TemporaryDirectory()
+        defer { sockets.remove() }
+        let a = try SluiceProcess(arguments: ["--grpc-socket", sockets.file("a.sock")], config: config)
+        defer { a.stop() }
+        let b = try SluiceProcess(arguments: ["--grpc-socket", sockets.file("b.sock")], config: config)
+        defer { b.stop() }
+        var codes: [Envoy_Service_Ratelimit_V3_RateLimitResponse.Code] = []
+        for path in [sockets.file("a.sock"), sockets.file("b.sock"), sockets.file("a.sock")] {
+            #expect(poll { FileManager.default.fileExists(atPath: path) })
+            let code = try await withGRPCClient(
+                transport: .http2NIOPosix(target: .unixDomainSocket(path: path), transportSecurity: .plaintext)
+            ) { client in
+                try await Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: client)
+                    .shouldRateLimit(rlsRequest(domain: "edge", descriptor(("remote_address", "198.51.100.7")))).overallCode
+            }
+            codes.append(code)
+        }
+        // per-ip allows 2 per minute in all: the third call, on either sidecar, is over.
+        #expect(codes == [.ok, .ok, .overLimit])
+        #expect(try a.metric(#"rate_limiter_redis_operations_total{operation="evalsha",status="ok"}"#).map { $0 >= 2 } == true)
+    }
+
     @Test func aBusyGRPCSocketIsAStartError() throws {
         let first = try SluiceProcess()
         defer { first.stop() }
