@@ -1,6 +1,7 @@
 // swift-tools-version:6.1
-// In-process benchmarks (package-benchmark). A separate package so the product build and
-// `swift test` never compile the benchmark harness. Run: cd Benchmarks && swift package benchmark
+// In-process benchmarks (package-benchmark) and the gRPC load generator of scripts/bench --grpc.
+// A separate package so the product build and `swift test` never compile the benchmark harness.
+// Run: cd Benchmarks && swift package benchmark
 import PackageDescription
 
 let package = Package(
@@ -22,7 +23,8 @@ let package = Package(
             path: "Benchmarks/DecisionBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
-        // The gRPC load generator scripts/bench --grpc runs (the twin of load/uds_load.c).
+        // The gRPC load generator scripts/bench --grpc runs (the twin of load/uds_load.c); outside
+        // Benchmarks/Benchmarks/ so the benchmark plugin does not take it for a benchmark.
         .executableTarget(
             name: "grpc-load",
             dependencies: [
@@ -30,7 +32,13 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ],
-            path: "Benchmarks/GRPCLoad"
+            path: "load/grpc-load"
+        ),
+        // A decision loop to profile (perf, callgrind); not a benchmark.
+        .executableTarget(
+            name: "decide-loop",
+            dependencies: [.product(name: "RateLimitCore", package: "sluice")],
+            path: "load/decide-loop"
         ),
     ]
 )

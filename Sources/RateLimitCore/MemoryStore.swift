@@ -29,15 +29,11 @@ public struct StoreItem: Sendable, Hashable {
 ///
 /// Each rule has a `slot`; each shard holds one table per slot. Keys whose state is equivalent
 /// to a new key are removed by `sweep`, so memory follows active clients.
-public final class MemoryStore: Sendable {
+// @unchecked: `stripes` is written only in init and deinit; each shard is reached only through
+// its own Mutex.
+public final class MemoryStore: @unchecked Sendable {
     struct Shard: Sendable {
         var tables: [[String: KeyState]] = []
-    }
-
-    /// One lock stripe (a class, because `Mutex` cannot live in an array by value).
-    final class LockedShard: Sendable {
-        let mutex = Mutex(Shard())
-        init() {}
     }
 
     /// A key within a rule's table.
@@ -46,15 +42,30 @@ public final class MemoryStore: Sendable {
         var key: String
     }
 
-    let shards: [LockedShard]
+    /// The lock stripes, in one allocation: a `Mutex` cannot live in an array, and a class per
+    /// stripe would cost a retain and a release on every decision.
+    private let stripes: UnsafeMutablePointer<Mutex<Shard>>
+    let shardCount: Int
     let shardMask: Int
 
     /// Creates a store with `shardCount` (rounded up to a power of two) lock stripes.
     public init(shardCount: Int = 64) {
         var n = 1
         while n < max(shardCount, 1) { n <<= 1 }
-        self.shards = (0..<n).map { _ in LockedShard() }
+        stripes = .allocate(capacity: n)
+        for i in 0..<n { (stripes + i).initialize(to: Mutex(Shard())) }
+        self.shardCount = n
         self.shardMask = n - 1
+    }
+
+    deinit {
+        stripes.deinitialize(count: shardCount)
+        stripes.deallocate()
+    }
+
+    /// Runs `body` with stripe `index` locked.
+    func withShard<T>(_ index: Int, _ body: (inout Shard) -> T) -> T {
+        stripes[index].withLock { body(&$0) }
     }
 
     /// The lock stripe of a key: its FNV-1a hash mixed with the slot.
@@ -70,7 +81,7 @@ public final class MemoryStore: Sendable {
 
     /// Decides one item; when allowed and `commit` is true, consumes its cost.
     public func decide(_ item: StoreItem, now: Nanoseconds, commit: Bool) -> Decision {
-        shards[shardIndex(slot: item.slot, keyHash: item.keyHash)].mutex.withLock { shard in
+        withShard(shardIndex(slot: item.slot, keyHash: item.keyHash)) { shard in
             shard.decide(item, now: now, commit: commit)
         }
     }
@@ -83,7 +94,7 @@ public final class MemoryStore: Sendable {
     public func decideBatch(_ items: [StoreItem], now: Nanoseconds, commit: Bool) -> BatchDecision {
         let shardOf = items.map { shardIndex(slot: $0.slot, keyHash: $0.keyHash) }
         let order = Array(Set(shardOf)).sorted()
-        var locked: [UnsafeMutablePointer<Shard>?] = Array(repeating: nil, count: shards.count)
+        var locked: [UnsafeMutablePointer<Shard>?] = Array(repeating: nil, count: shardCount)
         return withShardsLocked(order[...], &locked) { locked in
             var pending: [SlotKey: KeyState] = [:]
             var decisions: [Decision] = []
@@ -121,7 +132,7 @@ public final class MemoryStore: Sendable {
         _ body: ([UnsafeMutablePointer<Shard>?]) -> BatchDecision
     ) -> BatchDecision {
         guard let first = order.first else { return body(locked) }
-        return shards[first].mutex.withLock { shard in
+        return withShard(first) { shard in
             withUnsafeMutablePointer(to: &shard) { pointer in
                 locked[first] = pointer
                 return withShardsLocked(order.dropFirst(), &locked, body)
@@ -131,15 +142,15 @@ public final class MemoryStore: Sendable {
 
     /// Forgets one key's state.
     public func reset(slot: Int, key: String) {
-        shards[shardIndex(slot: slot, key: key)].mutex.withLock { shard in
+        withShard(shardIndex(slot: slot, key: key)) { shard in
             if slot < shard.tables.count { shard.tables[slot].removeValue(forKey: key) }
         }
     }
 
     /// Drops every key of `slot` (its rule was removed or changed).
     public func clear(slot: Int) {
-        for shard in shards {
-            shard.mutex.withLock { shard in
+        for index in 0..<shardCount {
+            withShard(index) { shard in
                 if slot < shard.tables.count { shard.tables[slot] = [:] }
             }
         }
@@ -150,8 +161,8 @@ public final class MemoryStore: Sendable {
     @discardableResult
     public func sweep(now: Nanoseconds, limits: (Int, String) -> Limits?) -> Int {
         var removed = 0
-        for shard in shards {
-            shard.mutex.withLock { shard in
+        for index in 0..<shardCount {
+            withShard(index) { shard in
                 for slot in shard.tables.indices where !shard.tables[slot].isEmpty {
                     removed += shard.tables[slot].removeIdle(now: now) { limits(slot, $0) }
                 }
@@ -162,8 +173,8 @@ public final class MemoryStore: Sendable {
 
     /// How many keys of `slot` have live state.
     public func count(slot: Int) -> Int {
-        shards.reduce(0) { sum, shard in
-            sum + shard.mutex.withLock { slot < $0.tables.count ? $0.tables[slot].count : 0 }
+        (0..<shardCount).reduce(0) { sum, index in
+            sum + withShard(index) { slot < $0.tables.count ? $0.tables[slot].count : 0 }
         }
     }
 }
@@ -173,19 +184,7 @@ extension MemoryStore.Shard {
         if item.slot >= tables.count {
             tables.append(contentsOf: repeatElement([:], count: item.slot + 1 - tables.count))
         }
-        if let index = tables[item.slot].index(forKey: item.key) {
-            let step = Algorithms.step(
-                tables[item.slot].values[index], now: now, cost: item.cost, limits: item.limits)
-            if commit, step.decision.allowed, item.cost > 0 {
-                tables[item.slot].values[index] = step.next
-            }
-            return step.decision
-        }
-        let step = Algorithms.step(nil, now: now, cost: item.cost, limits: item.limits)
-        if commit, step.decision.allowed, item.cost > 0 {
-            tables[item.slot][item.key] = step.next
-        }
-        return step.decision
+        return tables[item.slot].decide(item, now: now, commit: commit)
     }
 
     mutating func store(_ state: KeyState, slot: Int, key: String) {
@@ -197,6 +196,19 @@ extension MemoryStore.Shard {
 }
 
 extension Dictionary where Key == String, Value == KeyState {
+    /// Decides `item` against its key's state in this table, in place (one mutable access, so
+    /// the table's storage is neither retained nor copied).
+    mutating func decide(_ item: StoreItem, now: Nanoseconds, commit: Bool) -> Decision {
+        if let index = index(forKey: item.key) {
+            let step = Algorithms.step(values[index], now: now, cost: item.cost, limits: item.limits)
+            if commit, step.decision.allowed, item.cost > 0 { values[index] = step.next }
+            return step.decision
+        }
+        let step = Algorithms.step(nil, now: now, cost: item.cost, limits: item.limits)
+        if commit, step.decision.allowed, item.cost > 0 { self[item.key] = step.next }
+        return step.decision
+    }
+
     /// Removes the idle keys in place, so a steady load reuses the same storage (no allocation
     /// per sweep); the storage is compacted only once it is less than a quarter full.
     mutating func removeIdle(now: Nanoseconds, limits: (String) -> Limits?) -> Int {

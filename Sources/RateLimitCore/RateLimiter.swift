@@ -56,10 +56,30 @@ public final class RateLimiter: Sendable {
         }
     }
 
+    /// What the memory fast path needs of a rule, by value: reading it costs no reference
+    /// counting (the `Installed` object is fetched only for overrides or a recorder).
+    struct Entry: Sendable {
+        let slot: Int
+        let limits: Limits
+        let shadow: Bool
+        /// Overrides or a recorder: the decision needs the `Installed` object.
+        let needsInstalled: Bool
+
+        init(_ installed: Installed) {
+            slot = installed.slot
+            limits = installed.limits
+            shadow = installed.rule.shadow
+            needsInstalled = installed.hasOverrides || installed.recorder != nil
+        }
+    }
+
     struct Snapshot: Sendable {
         var rules: RuleSet
         /// The installed rules in order: a linear scan beats hashing the name for a few rules.
         var list: [Installed]
+        /// `list` as values, for the fast path: the names, and what the decision needs.
+        var names: [String]
+        var entries: [Entry]
         var byName: [String: Installed]
         var bySlot: [Int: Installed]
         var nextSlot: Int
@@ -78,7 +98,7 @@ public final class RateLimiter: Sendable {
         self.store = store
         self.clock = clock
         self.makeRecorder = makeRecorder
-        self.snapshot = Mutex(Snapshot(rules: .empty, list: [], byName: [:], bySlot: [:], nextSlot: 0))
+        self.snapshot = Mutex(Snapshot(rules: .empty, list: [], names: [], entries: [], byName: [:], bySlot: [:], nextSlot: 0))
         replaceRules(rules)
     }
 
@@ -105,7 +125,8 @@ public final class RateLimiter: Sendable {
             }
             let dropped = snap.bySlot.keys.filter { bySlot[$0] == nil }
             let list = rules.rules.compactMap { byName[$0.name] }
-            snap = Snapshot(rules: rules, list: list, byName: byName, bySlot: bySlot, nextSlot: snap.nextSlot)
+            snap = Snapshot(
+                rules: rules, list: list, names: list.map(\.rule.name), entries: list.map(Entry.init), byName: byName, bySlot: bySlot, nextSlot: snap.nextSlot)
             return dropped
         }
         for slot in dropped { store.clear(slot: slot) }
@@ -115,6 +136,20 @@ public final class RateLimiter: Sendable {
         snapshot.withLock { snap in
             if snap.list.count <= 16 { return snap.list.first { $0.rule.name == name } }
             return snap.byName[name]
+        }
+    }
+
+    /// The fast path's view of a rule, and its `Installed` object when the entry needs it.
+    private func entry(_ name: String) -> (Entry, Installed?)? {
+        snapshot.withLock { snap in
+            if snap.entries.count <= 16 {
+                for i in snap.names.indices where snap.names[i] == name {
+                    return (snap.entries[i], snap.entries[i].needsInstalled ? snap.list[i] : nil)
+                }
+                return nil
+            }
+            guard let installed = snap.byName[name] else { return nil }
+            return (Entry(installed), installed)
         }
     }
 
@@ -158,21 +193,34 @@ public final class RateLimiter: Sendable {
         try decide(request, commit: false)
     }
 
+    /// The memory fast path: validates and decides one check, with no reference counting
+    /// unless the rule has overrides or a recorder. Inlined so `check` and `status` each get
+    /// their own copy with `commit` constant.
+    @inline(__always)
     private func decide(_ request: CheckRequest, commit: Bool) throws(CheckError) -> Decision {
-        let resolved = try validate(request)
-        let installed = resolved.installed
-        guard case .limited(let limits) = resolved.policy else {
-            let decision = Decision(allowed: true, limit: installed.rule.limits.limit, period: installed.rule.limits.period, remaining: installed.rule.limits.limit)
-            if commit { installed.recorder?.record(allowed: true, limitHit: false, shadowDenied: false, remaining: decision.remaining) }
-            return decision
+        guard let (entry, installed) = entry(request.rule) else { throw .unknownRule(request.rule) }
+        let scan = KeyScan(request.key)
+        try Self.validate(scan)
+        guard request.cost >= 0 else { throw .negativeCost(request.cost) }
+        var limits = entry.limits
+        if let installed, installed.hasOverrides {
+            switch installed.rule.policy(for: request.key) {
+            case .limited(let own):
+                limits = own
+            case .unlimited:
+                let decision = Decision(allowed: true, limit: entry.limits.limit, period: entry.limits.period, remaining: entry.limits.limit)
+                if commit { installed.recorder?.record(allowed: true, limitHit: false, shadowDenied: false, remaining: decision.remaining) }
+                return decision
+            }
         }
+        if request.cost > limits.capacity { throw .costExceedsCapacity(cost: request.cost, capacity: limits.capacity) }
         var decision = store.decide(
-            StoreItem(slot: installed.slot, key: request.key, keyHash: resolved.keyHash, limits: limits, cost: request.cost),
+            StoreItem(slot: entry.slot, key: request.key, keyHash: scan.hash, limits: limits, cost: request.cost),
             now: clock.now, commit: commit)
         let hit = !decision.allowed
-        if hit, installed.rule.shadow { Self.shadowAllow(&decision) }
-        if commit {
-            installed.recorder?.record(
+        if hit, entry.shadow { Self.shadowAllow(&decision) }
+        if commit, let recorder = installed?.recorder {
+            recorder.record(
                 allowed: decision.allowed, limitHit: hit && !decision.shadowDenied,
                 shadowDenied: decision.shadowDenied, remaining: decision.remaining)
         }
