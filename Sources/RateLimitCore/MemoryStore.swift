@@ -29,9 +29,7 @@ public struct StoreItem: Sendable, Hashable {
 ///
 /// Each rule has a `slot`; each shard holds one table per slot. Keys whose state is equivalent
 /// to a new key are removed by `sweep`, so memory follows active clients.
-// @unchecked: `stripes` is written only in init and deinit; each shard is reached only through
-// its own Mutex.
-public final class MemoryStore: @unchecked Sendable {
+public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in init only; each shard is behind its Mutex
     struct Shard: Sendable {
         var tables: [[String: KeyState]] = []
     }

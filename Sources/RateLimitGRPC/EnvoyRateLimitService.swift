@@ -9,6 +9,7 @@ import SwiftProtobuf
 /// any is over, and then none of them consumes anything. Descriptors that match no rule, and
 /// every descriptor of an unknown domain, are OK without a limit (as envoyproxy/ratelimit does);
 /// shadow rules answer OK. `hits_addend` 0 means 1; a descriptor's own `hits_addend` wins.
+/// An empty domain or descriptor list is `invalidArgument`.
 public struct EnvoyRateLimitService: Envoy_Service_Ratelimit_V3_RateLimitService.SimpleServiceProtocol {
     private let decider: GRPCDecider
     private let observers: GRPCObservers
@@ -24,6 +25,11 @@ public struct EnvoyRateLimitService: Envoy_Service_Ratelimit_V3_RateLimitService
         request: Envoy_Service_Ratelimit_V3_RateLimitRequest, context: ServerContext
     ) async throws -> Response {
         let start = ContinuousClock.now
+        // As envoyproxy/ratelimit: both are malformed requests, not "no limit".
+        guard !request.domain.isEmpty else { throw RPCError(code: .invalidArgument, message: "domain must not be empty") }
+        guard !request.descriptors.isEmpty else {
+            throw RPCError(code: .invalidArgument, message: "descriptors must not be empty")
+        }
         let index = decider.limiter.rules.descriptors
         let hits = request.hitsAddend == 0 ? 1 : Int64(request.hitsAddend)
         var checks: [CheckRequest] = []

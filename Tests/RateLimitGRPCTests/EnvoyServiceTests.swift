@@ -27,7 +27,7 @@ import Testing
         }
     }
 
-    @Test func unknownDomainAndUnmatchedDescriptorsAreOKWithoutLimit() async throws {
+    @Test func unknownDomainAndUnmatchedDescriptorsAreOKWithoutLimitButEmptyIsAnError() async throws {
         try await withGRPCSluice { client, _, _ in
             let rls = Envoy_Service_Ratelimit_V3_RateLimitService.Client(wrapping: client)
             let unknown = try await rls.shouldRateLimit(rlsRequest(domain: "nowhere", descriptor(("remote_address", "1.2.3.4"))))
@@ -35,6 +35,12 @@ import Testing
             #expect(unknown.statuses.count == 1 && unknown.statuses[0].code == .ok && !unknown.statuses[0].hasCurrentLimit)
             let noRule = try await rls.shouldRateLimit(rlsRequest(domain: "edge", descriptor(("header", "x"))))
             #expect(noRule.overallCode == .ok && !noRule.statuses[0].hasCurrentLimit)
+            await #expect { _ = try await rls.shouldRateLimit(rlsRequest(domain: "edge")) } throws: {
+                ($0 as? RPCError)?.code == .invalidArgument && ($0 as? RPCError)?.message.contains("descriptors") == true
+            }
+            await #expect { _ = try await rls.shouldRateLimit(rlsRequest(domain: "", descriptor(("k", "v")))) } throws: {
+                ($0 as? RPCError)?.code == .invalidArgument
+            }
         }
     }
 
