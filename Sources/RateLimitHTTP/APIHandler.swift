@@ -9,6 +9,11 @@ import Synchronization
 public final class APIHandler: Sendable {
     enum Endpoint: String, CaseIterable {
         case check, status, reset, rules, reload
+
+        /// Whether `path` is one of the API's paths (`/v1/rules/{name}` included).
+        static func known(_ path: String) -> Bool {
+            ["/v1/check", "/v1/status", "/v1/reset", "/v1/reload", "/v1/rules"].contains(path) || path.hasPrefix("/v1/rules/")
+        }
     }
 
     let limiter: RateLimiter
@@ -81,7 +86,7 @@ public final class APIHandler: Sendable {
             response.status = error.status
             response.body.clear()
             response.body.writeError(error.message)
-            if error.status == .methodNotAllowed { response.addHeader("Allow", allowedMethods(request.path)) }
+            if error.status == .methodNotAllowed { response.addHeader("Allow", APIMethods.allowHeader(request.path)) }
         }
         if let endpoint {
             let elapsed = NIODeadline.now() - started
@@ -91,24 +96,21 @@ public final class APIHandler: Sendable {
     }
 
     private func route(_ request: HTTPRequest, into response: inout HTTPResponse) throws(APIError) -> Endpoint? {
+        if ["/v1/rules", "/v1/reload"].contains(request.path) || request.path.hasPrefix("/v1/rules/") { try requireAdmin() }
+        if Endpoint.known(request.path) { try APIMethods.require(request) }
         switch request.path {
         case "/v1/check":
-            guard request.method == .post else { throw APIError(.methodNotAllowed, "use POST for /v1/check") }
             try check(request.body, into: &response)
             return .check
         case "/v1/status":
-            guard request.method == .get || request.method == .head else { throw APIError(.methodNotAllowed, "use GET for /v1/status") }
             try status(query: request.query, into: &response)
             return .status
         case "/v1/reset":
-            guard request.method == .post else { throw APIError(.methodNotAllowed, "use POST for /v1/reset") }
             let body = try ResetBody.decode(request.body)
             do { try limiter.reset(rule: body.rule, key: body.key) } catch { throw APIError(error) }
             response.body.writeStaticString("{\"reset\":true}")
             return .reset
         case "/v1/reload":
-            try requireAdmin()
-            guard request.method == .post else { throw APIError(.methodNotAllowed, "use POST for /v1/reload") }
             guard let reloader else { throw APIError(.conflict, "no configuration file to reload") }
             switch reloader.reload(reason: "api") {
             case .success(let count):
@@ -120,8 +122,6 @@ public final class APIHandler: Sendable {
             }
             return .reload
         case "/v1/rules":
-            try requireAdmin()
-            guard request.method == .get || request.method == .head else { throw APIError(.methodNotAllowed, "use GET for /v1/rules") }
             response.body.writeStaticString("{\"rules\":[")
             for (i, rule) in limiter.rules.rules.enumerated() {
                 if i > 0 { response.body.writeStaticString(",") }
@@ -131,7 +131,6 @@ public final class APIHandler: Sendable {
             return .rules
         default:
             if request.path.hasPrefix("/v1/rules/") {
-                try requireAdmin()
                 try ruleAdmin(request, name: String(request.path.dropFirst("/v1/rules/".count)), into: &response)
                 return .rules
             }
@@ -141,14 +140,6 @@ public final class APIHandler: Sendable {
 
     private func requireAdmin() throws(APIError) {
         guard adminEnabled else { throw APIError(.forbidden, "admin endpoints are disabled (--no-admin)") }
-    }
-
-    private func allowedMethods(_ path: String) -> String {
-        switch path {
-        case "/v1/check", "/v1/reset", "/v1/reload": "POST"
-        case "/v1/status", "/v1/rules": "GET, HEAD"
-        default: "GET, PUT, DELETE"
-        }
     }
 
     // MARK: check and status
@@ -235,7 +226,7 @@ public final class APIHandler: Sendable {
             response.body.writeJSONString(name)
             response.body.writeStaticString("}")
         default:
-            throw APIError(.methodNotAllowed, "use GET, PUT or DELETE for /v1/rules/{name}")
+            try APIMethods.require(request)  // an unlisted method: throws its 405
         }
     }
 

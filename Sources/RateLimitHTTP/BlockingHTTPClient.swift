@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+public import Glibc
 #endif
 
 /// A small blocking HTTP/1.1 client over a Unix socket or loopback TCP: used by `sluice check`
@@ -50,20 +50,33 @@ public final class BlockingHTTPClient {
 
     /// Connects to 127.0.0.1:`port`.
     public init(loopbackPort port: Int, timeoutSeconds: Int = 5) throws(Failure) {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
+        fd = try Self.connectLoopback(port: port)
+        setTimeout(timeoutSeconds)
+    }
+
+    /// 127.0.0.1:`port` as a socket address.
+    public static func loopbackAddress(port: Int) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
         address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        return address
+    }
+
+    /// A TCP socket connected to 127.0.0.1:`port`; the caller closes it.
+    public static func connectLoopback(port: Int) throws(Failure) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
+        var address = loopbackAddress(port: port)
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard result == 0 else {
             let e = errno
+            close(fd)
             throw Failure(description: "cannot connect to 127.0.0.1:\(port): \(String(cString: strerror(e)))")
         }
-        setTimeout(timeoutSeconds)
+        return fd
     }
 
     deinit { if fd >= 0 { close(fd) } }

@@ -32,7 +32,7 @@ extension APIHandler {
             response.status = error.status
             response.body.clear()
             response.body.writeError(error.message)
-            if error.status == .methodNotAllowed { response.addHeader("Allow", endpoint == .status ? "GET, HEAD" : "POST") }
+            if error.status == .methodNotAllowed { response.addHeader("Allow", APIMethods.allowHeader(request.path)) }
             return eventLoop.makeSucceededFuture(response)
         }
         if count > maxInflight {
@@ -41,9 +41,9 @@ extension APIHandler {
             return fail(APIError(.serviceUnavailable, "too many requests in flight (cap \(maxInflight)); retry shortly"))
         }
         do throws(APIError) {
+            try APIMethods.require(request)
             switch endpoint {
             case .check:
-                guard request.method == .post else { throw APIError(.methodNotAllowed, "use POST for /v1/check") }
                 let requests: [CheckRequest]
                 let single: Bool
                 switch try CheckBody.decode(request.body) {
@@ -52,10 +52,8 @@ extension APIHandler {
                 }
                 return try decide(requests, single: single, commit: true, remote, response, eventLoop)
             case .status:
-                guard request.method == .get || request.method == .head else { throw APIError(.methodNotAllowed, "use GET for /v1/status") }
                 return try decide([try Self.statusRequest(query: request.query)], single: true, commit: false, remote, response, eventLoop)
             default:
-                guard request.method == .post else { throw APIError(.methodNotAllowed, "use POST for /v1/reset") }
                 let body = try ResetBody.decode(request.body)
                 let check: PreparedCheck
                 do { check = try limiter.prepare(CheckRequest(rule: body.rule, key: body.key, cost: 0)) } catch { throw APIError(error) }

@@ -1,4 +1,5 @@
 import Foundation
+import RateLimitHTTP
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -82,20 +83,9 @@ struct BlockingLineClient {
     let fd: Int32
 
     init(port: Int, replyTimeoutMilliseconds: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        address.sin_port = UInt16(port).bigEndian
+        fd = try BlockingHTTPClient.connectLoopback(port: port)
         var timeout = timeval(tv_sec: replyTimeoutMilliseconds / 1000, tv_usec: Int(replyTimeoutMilliseconds % 1000) * 1000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else {
-            close(fd)
-            throw RedisServerProcess.Failure(description: "connect failed: errno \(errno)")
-        }
     }
 
     func roundTrip(_ text: String) throws -> String {
