@@ -162,14 +162,25 @@ public final class RateLimiter: Sendable {
 
     func validate(_ request: CheckRequest) throws(CheckError) -> Resolved {
         guard let installed = installed(request.rule) else { throw .unknownRule(request.rule) }
+        let (policy, keyHash) = try Self.resolve(request, limits: installed.limits, installed: installed)
+        return Resolved(installed: installed, policy: policy, keyHash: keyHash)
+    }
+
+    /// The checks every path makes once the rule is known: the key, the cost, the key's policy
+    /// (its override, when `installed` has overrides; else `limits`) and the cost against what
+    /// that policy can ever grant. Returns the policy and the key's hash.
+    @inline(__always)
+    private static func resolve(
+        _ request: CheckRequest, limits: Limits, installed: Installed?
+    ) throws(CheckError) -> (policy: OverridePolicy, keyHash: UInt64) {
         let scan = KeyScan(request.key)
-        try Self.validate(scan)
+        try validate(scan)
         guard request.cost >= 0 else { throw .negativeCost(request.cost) }
-        let policy = installed.hasOverrides ? installed.rule.policy(for: request.key) : .limited(installed.limits)
-        if case .limited(let limits) = policy, request.cost > limits.capacity {
-            throw .costExceedsCapacity(cost: request.cost, capacity: limits.capacity)
+        let policy: OverridePolicy = if let installed, installed.hasOverrides { installed.rule.policy(for: request.key) } else { .limited(limits) }
+        if case .limited(let own) = policy, request.cost > own.capacity {
+            throw .costExceedsCapacity(cost: request.cost, capacity: own.capacity)
         }
-        return Resolved(installed: installed, policy: policy, keyHash: scan.hash)
+        return (policy, scan.hash)
     }
 
     /// Checks a key is non-empty, at most `maxKeyBytes` long, and free of control characters.
@@ -199,23 +210,14 @@ public final class RateLimiter: Sendable {
     @inline(__always)
     private func decide(_ request: CheckRequest, commit: Bool) throws(CheckError) -> Decision {
         guard let (entry, installed) = entry(request.rule) else { throw .unknownRule(request.rule) }
-        let scan = KeyScan(request.key)
-        try Self.validate(scan)
-        guard request.cost >= 0 else { throw .negativeCost(request.cost) }
-        var limits = entry.limits
-        if let installed, installed.hasOverrides {
-            switch installed.rule.policy(for: request.key) {
-            case .limited(let own):
-                limits = own
-            case .unlimited:
-                let decision = Decision(allowed: true, limit: entry.limits.limit, period: entry.limits.period, remaining: entry.limits.limit)
-                if commit { installed.recorder?.record(allowed: true, limitHit: false, shadowDenied: false, remaining: decision.remaining) }
-                return decision
-            }
+        let (policy, keyHash) = try Self.resolve(request, limits: entry.limits, installed: installed)
+        guard case .limited(let limits) = policy else {
+            let decision = Decision(allowed: true, limit: entry.limits.limit, period: entry.limits.period, remaining: entry.limits.limit)
+            if commit { installed?.recorder?.record(allowed: true, limitHit: false, shadowDenied: false, remaining: decision.remaining) }
+            return decision
         }
-        if request.cost > limits.capacity { throw .costExceedsCapacity(cost: request.cost, capacity: limits.capacity) }
         var decision = store.decide(
-            StoreItem(slot: entry.slot, key: request.key, keyHash: scan.hash, limits: limits, cost: request.cost),
+            StoreItem(slot: entry.slot, key: request.key, keyHash: keyHash, limits: limits, cost: request.cost),
             now: clock.now, commit: commit)
         let hit = !decision.allowed
         if hit, entry.shadow { Self.shadowAllow(&decision) }
