@@ -9,11 +9,6 @@ import Synchronization
 public final class APIHandler: Sendable {
     enum Endpoint: String, CaseIterable {
         case check, status, reset, rules, reload
-
-        /// Whether `path` is one of the API's paths (`/v1/rules/{name}` included).
-        static func known(_ path: String) -> Bool {
-            ["/v1/check", "/v1/status", "/v1/reset", "/v1/reload", "/v1/rules"].contains(path) || path.hasPrefix("/v1/rules/")
-        }
     }
 
     let limiter: RateLimiter
@@ -96,8 +91,8 @@ public final class APIHandler: Sendable {
     }
 
     private func route(_ request: HTTPRequest, into response: inout HTTPResponse) throws(APIError) -> Endpoint? {
-        if ["/v1/rules", "/v1/reload"].contains(request.path) || request.path.hasPrefix("/v1/rules/") { try requireAdmin() }
-        if Endpoint.known(request.path) { try APIMethods.require(request) }
+        if APIMethods.route(request.path)?.admin == true { try requireAdmin() }
+        try APIMethods.require(request)
         switch request.path {
         case "/v1/check":
             try check(request.body, into: &response)
