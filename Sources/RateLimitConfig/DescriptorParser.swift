@@ -41,16 +41,13 @@ enum DescriptorParser {
         return DescriptorEntry(key: try e.requiredString("key"), value: try e.string("value"))
     }
 
-    /// Rejects a domain and entries that an earlier rule (or descriptor) already matches.
+    /// Rejects a domain and entries that an earlier rule (or descriptor) already matches, naming
+    /// the descriptor's line (the rule set would reject it too, but without one).
     static func rejectDuplicates(_ rules: [Rule], nodes: [Node]) throws(ConfigError) {
-        var seen: [DescriptorMatch: String] = [:]
-        for (i, rule) in rules.enumerated() {
-            for (j, match) in rule.descriptors.enumerated() {
-                guard let first = seen.updateValue(rule.name, forKey: match) else { continue }
-                let path = "rules[\(i)].descriptors[\(j)]"
-                let node = (try? MappingReader(nodes[i], path: "rules[\(i)]").sequence("descriptors"))??[j] ?? nodes[i]
-                throw ConfigError.at(node, path, "rule \"\(first)\" already matches domain \"\(match.domain)\" with these entries")
-            }
-        }
+        guard let (i, j, first) = DescriptorIndex.firstDuplicate(in: rules) else { return }
+        let node = (try? MappingReader(nodes[i], path: "rules[\(i)]").sequence("descriptors"))??[j] ?? nodes[i]
+        let domain = rules[i].descriptors[j].domain
+        throw ConfigError.at(
+            node, "rules[\(i)].descriptors[\(j)]", "rule \"\(first)\" already matches domain \"\(domain)\" with these entries")
     }
 }

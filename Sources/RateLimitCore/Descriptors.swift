@@ -60,17 +60,27 @@ public struct DescriptorIndex: Sendable, Hashable {
 
     private init() {}
 
-    /// Indexes every rule's descriptors. Two rules declaring the same domain and entries is an error.
-    init(_ rules: [Rule]) throws(RuleError) {
+    /// The first descriptor that an earlier one (of any rule) already declares: its rule's and
+    /// its own position, and the name of the rule that declared it first.
+    public static func firstDuplicate(in rules: [Rule]) -> (rule: Int, descriptor: Int, owner: String)? {
         var owner: [DescriptorMatch: String] = [:]
         for (i, rule) in rules.enumerated() {
             for (j, match) in rule.descriptors.enumerated() {
-                if let first = owner[match] {
-                    throw RuleError(
-                        field: "rules[\(i)].descriptors[\(j)]",
-                        message: "rule \"\(first)\" already matches this domain and these entries")
-                }
-                owner[match] = rule.name
+                if let first = owner.updateValue(rule.name, forKey: match) { return (i, j, first) }
+            }
+        }
+        return nil
+    }
+
+    /// Indexes every rule's descriptors. Two rules declaring the same domain and entries is an error.
+    init(_ rules: [Rule]) throws(RuleError) {
+        if let duplicate = Self.firstDuplicate(in: rules) {
+            throw RuleError(
+                field: "rules[\(duplicate.rule)].descriptors[\(duplicate.descriptor)]",
+                message: "rule \"\(duplicate.owner)\" already matches this domain and these entries")
+        }
+        for rule in rules {
+            for match in rule.descriptors {
                 table[match.domain, default: [:]][match.entries.map(\.key), default: []]
                     .append(Candidate(rule: rule.name, match: match))
             }

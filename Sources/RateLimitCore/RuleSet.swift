@@ -7,13 +7,7 @@ public struct RuleSet: Sendable, Hashable {
     public let descriptors: DescriptorIndex
 
     /// No rules.
-    public static let empty = RuleSet()
-
-    private init() {
-        rules = []
-        index = [:]
-        descriptors = .empty
-    }
+    public static let empty = RuleSet(rules: [], descriptors: .empty)
 
     private init(rules: [Rule], descriptors: DescriptorIndex) {
         self.rules = rules
