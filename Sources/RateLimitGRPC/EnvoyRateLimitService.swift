@@ -58,7 +58,7 @@ public struct EnvoyRateLimitService: Envoy_Service_Ratelimit_V3_RateLimitService
             decisions = batch.decisions
             if !batch.allowed { response.overallCode = .overLimit }
         }
-        response.statuses = zip(request.descriptors.indices, positions).map { _, position in
+        response.statuses = positions.map { position in
             guard let position, position < decisions.count else { return Self.unlimitedStatus }
             return Self.status(decisions[position], rule: checks[position].rule)
         }

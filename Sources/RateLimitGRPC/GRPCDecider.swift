@@ -46,7 +46,8 @@ struct GRPCDecider: Sendable {
     let limiter: RateLimiter
     let remote: (any AsyncRemoteDecider)?
 
-    /// One check, or a batch when `single` is false.
+    /// One check, or a batch when `single` is false (in memory, a single check takes the
+    /// limiter's faster single-check path).
     func decide(_ requests: [CheckRequest], single: Bool, commit: Bool) async throws -> BatchDecision {
         do {
             guard let remote else {
@@ -56,7 +57,7 @@ struct GRPCDecider: Sendable {
                 }
                 return commit ? try limiter.check(batch: requests) : try limiter.status(batch: requests)
             }
-            let checks = single ? [try limiter.prepare(requests[0])] : try limiter.prepare(batch: requests)
+            let checks = try limiter.prepare(batch: requests)  // a single check is a batch of one here
             let stored: BatchDecision
             do {
                 stored = try await remote.decide(checks, commit: commit)
