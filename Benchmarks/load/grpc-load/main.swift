@@ -1,6 +1,7 @@
 // A closed-loop gRPC load generator over a Unix socket, the twin of Benchmarks/load/uds_load.c:
 // STREAMS concurrent unary calls spread over CONNECTIONS HTTP/2 connections, for SECONDS.
-// Prints one line in uds_load's format: done= rps= p50_us= p99_us= p999_us= allowed= denied= errors=
+// Prints one line in uds_load's format: done= rps= p50_us= p99_us= p999_us= s2xx= s429= other= errors=
+// (s2xx: allowed / OK, s429: denied / OVER_LIMIT, other: always 0).
 //
 //   grpc-load -s SOCKET [-c STREAMS] [-n CONNECTIONS] [-d SECONDS] [-k KEYS] [--envoy]
 //
@@ -140,7 +141,7 @@ do {
     let seconds = Double(nanoseconds(elapsed)) / 1e9
     print(
         "done=\(done) rps=\(Int(Double(done) / seconds)) p50_us=\(percentile(0.5)) p99_us=\(percentile(0.99))"
-            + " p999_us=\(percentile(0.999)) allowed=\(tally.allowed) denied=\(tally.denied) errors=\(tally.errors)")
+            + " p999_us=\(percentile(0.999)) s2xx=\(tally.allowed) s429=\(tally.denied) other=0 errors=\(tally.errors)")
 } catch {
     FileHandle.standardError.write(Data("grpc-load: \(error)\n".utf8))
     exit(2)
