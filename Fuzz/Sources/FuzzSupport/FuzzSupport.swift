@@ -44,41 +44,29 @@ public func input(_ data: UnsafePointer<UInt8>?, _ size: Int) -> UnsafeRawBuffer
     return UnsafeRawBufferPointer(start: data, count: size)
 }
 
-/// The configuration the HTTP target serves: examples/rules.yaml (every algorithm, overrides,
-/// shadow) without the backend section.
-public let exampleRulesYAML = """
-    rules:
-      - name: default
-        algorithm: token_bucket
-        limit: 100
-        period: 1m
-        burst: 20
-        overrides:
-          - { key: "batch-importer", limit: 1000, period: 1m, burst: 200 }
-          - { key: "internal-probe", unlimited: true }
-      - name: login
-        algorithm: sliding_window
-        limit: 5
-        period: 1m
-        overrides:
-          - { key: "internal-probe", unlimited: true }
-      - name: daily-export
-        algorithm: fixed_window
-        limit: 10000
-        period: 1d
-      - name: webhooks
-        algorithm: leaky_bucket
-        limit: 10
-        period: 1s
-        burst: 5
-      - name: search-trial
-        algorithm: token_bucket
-        limit: 20
-        period: 1m30s
-        shadow: true
-      - name: tiny
-        algorithm: fixed_window
-        limit: 2
-        period: 1ms
+/// The configuration the HTTP target serves: the repository's examples/rules.yaml (every
+/// algorithm, overrides, shadow, descriptors) read at start, plus a 2-per-ms rule that denies
+/// often.
+public let exampleRulesYAML: String = {
+    // #filePath is Fuzz/Sources/FuzzSupport/FuzzSupport.swift.
+    let root = String(#filePath).split(separator: "/", omittingEmptySubsequences: false).dropLast(4).joined(separator: "/")
+    let path = root + "/examples/rules.yaml"
+    guard let file = fopen(path, "r") else { fatalError("cannot read \(path)") }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = fread(&buffer, 1, buffer.count, file)
+        if n <= 0 { break }
+        bytes += buffer[..<n]
+    }
+    // The file's last top-level section is `rules:`, so a rule appended at its indentation joins it.
+    return String(decoding: bytes, as: UTF8.self) + """
 
-    """
+          - name: tiny
+            algorithm: fixed_window
+            limit: 2
+            period: 1ms
+
+        """
+}()
