@@ -85,9 +85,11 @@ public struct SluiceServer: Service {
         logger.info("shutting down: no new connections; finishing requests in flight")
         readiness.setListening(false)
         sweeper.cancel()
+        // Quiesce before closing the listener: a request that arrives once new connections are
+        // refused must already get `Connection: close`.
+        apiConnections.quiesceAll()
         try? await apiChannel.close()
         try? await opsChannel.close()
-        apiConnections.quiesceAll()
         opsConnections.closeAll()
         let deadline = NIODeadline.now() + settings.shutdownTimeout
         while apiConnections.openCount > 0, NIODeadline.now() < deadline {
