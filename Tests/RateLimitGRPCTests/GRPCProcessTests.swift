@@ -14,9 +14,9 @@ import Testing
         let grpcSocket = sockets.file("grpc.sock")
         let sluice = try SluiceProcess(arguments: ["--grpc-socket", grpcSocket], config: grpcRulesYAML)
         defer { sluice.stop() }
-        #expect(poll { FileManager.default.fileExists(atPath: grpcSocket) }, "no gRPC socket; log:\n\(sluice.log)")
-        let mode = try FileManager.default.attributesOfItem(atPath: grpcSocket)[.posixPermissions] as? Int
-        #expect(mode == 0o660)
+        // The socket is bound first and given its mode just after: wait for the mode.
+        func mode() -> Int? { (try? FileManager.default.attributesOfItem(atPath: grpcSocket))?[.posixPermissions] as? Int }
+        #expect(poll { mode() == 0o660 }, "gRPC socket mode \(mode().map { String($0, radix: 8) } ?? "none"); log:\n\(sluice.log)")
 
         try await withGRPCClient(
             transport: .http2NIOPosix(target: .unixDomainSocket(path: grpcSocket), transportSecurity: .plaintext)
