@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(
             name: "RateLimitGRPCTests",
             dependencies: [
-                "RateLimitGRPC", "RateLimitCore", "RateLimitConfig", "RateLimitTestSupport",
+                "RateLimitGRPC", "RateLimitCore", "RateLimitConfig", "RateLimitHTTP", "RateLimitTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ],

@@ -25,27 +25,50 @@ public enum ConfigFile {
     }
 }
 
-/// Polls a file and calls `onChange` when its contents change. Polling (not inotify) because
-/// Kubernetes updates ConfigMap volumes by swapping a symlinked directory.
+/// Polls a file and calls `onChange` when its contents change and have settled. Polling (not
+/// inotify) because Kubernetes updates ConfigMap volumes by swapping a symlinked directory.
 public struct ConfigWatcher: Sendable {
     public let path: String
     public let interval: Duration
 
-    public init(path: String, interval: Duration = .seconds(1)) {
+    public init(path: String, interval: Duration = .milliseconds(500)) {
         self.path = path
         self.interval = interval
     }
 
     /// Runs until the task is cancelled.
     public func run(onChange: @Sendable () async -> Void) async {
-        var last = ConfigFile.snapshot(path: path)
+        var settle = SettledChange(loaded: ConfigFile.snapshot(path: path))
         while !Task.isCancelled {
             do { try await Task.sleep(for: interval) } catch { return }
-            let now = ConfigFile.snapshot(path: path)
-            if now != last {
-                last = now
-                await onChange()
-            }
+            if settle.observe(ConfigFile.snapshot(path: path)) { await onChange() }
         }
+    }
+}
+
+/// Debounces a polled file: a change counts once the same new contents were read twice in a
+/// row, so a file rewritten in place is not installed half-written (red team 2, F16). Writers
+/// should still replace the file atomically (write a temporary file, then rename).
+public struct SettledChange<Snapshot: Equatable & Sendable>: Sendable {
+    private var loaded: Snapshot
+    private var candidate: Snapshot?
+
+    public init(loaded: Snapshot) {
+        self.loaded = loaded
+    }
+
+    /// Takes one poll's contents; true when they are a settled change (reload now).
+    public mutating func observe(_ now: Snapshot) -> Bool {
+        if now == loaded {
+            candidate = nil
+            return false
+        }
+        if let candidate, candidate == now {
+            loaded = now
+            self.candidate = nil
+            return true
+        }
+        candidate = now
+        return false
     }
 }

@@ -169,6 +169,12 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
         return removed
     }
 
+    /// The most rule tables any stripe holds: bounded by the rules installed at once, however
+    /// often rules change (slots are reused).
+    public var slotCount: Int {
+        (0..<shardCount).reduce(0) { most, index in max(most, withShard(index) { $0.tables.count }) }
+    }
+
     /// How many keys of `slot` have live state.
     public func count(slot: Int) -> Int {
         (0..<shardCount).reduce(0) { sum, index in

@@ -83,22 +83,33 @@ public final class RateLimiter: Sendable {
         var byName: [String: Installed]
         var bySlot: [Int: Installed]
         var nextSlot: Int
+        /// Slots of removed rules, cleared and reusable (red team 2, F9).
+        var freeSlots: [Int]
     }
 
     public let store: MemoryStore
     public let clock: any NanosecondClock
     private let makeRecorder: @Sendable (Rule) -> (any DecisionRecorder)?
+    private let rulesInstalled: @Sendable (RuleSet) -> Void
     private let snapshot: Mutex<Snapshot>
+    /// Serialises rule changes (admin PUT/DELETE, reloads): each one lands, none is lost
+    /// (red team 2, F11). Checks never take it.
+    private let writer = Mutex<Void>(())
 
-    /// - Parameter makeRecorder: called once per installed rule (and again if it changes).
+    /// - Parameters:
+    ///   - makeRecorder: called once per newly installed rule name.
+    ///   - rulesInstalled: called after every change with the rules now in force (serialised).
     public init(
         rules: RuleSet, clock: any NanosecondClock, store: MemoryStore = MemoryStore(),
-        makeRecorder: @escaping @Sendable (Rule) -> (any DecisionRecorder)? = { _ in nil }
+        makeRecorder: @escaping @Sendable (Rule) -> (any DecisionRecorder)? = { _ in nil },
+        rulesInstalled: @escaping @Sendable (RuleSet) -> Void = { _ in }
     ) {
         self.store = store
         self.clock = clock
         self.makeRecorder = makeRecorder
-        self.snapshot = Mutex(Snapshot(rules: .empty, list: [], names: [], entries: [], byName: [:], bySlot: [:], nextSlot: 0))
+        self.rulesInstalled = rulesInstalled
+        self.snapshot = Mutex(Snapshot(
+            rules: .empty, list: [], names: [], entries: [], byName: [:], bySlot: [:], nextSlot: 0, freeSlots: []))
         replaceRules(rules)
     }
 
@@ -108,28 +119,67 @@ public final class RateLimiter: Sendable {
     /// Installs `rules`. A rule whose limits are unchanged keeps its keys' state; a changed
     /// rule starts fresh (its state was measured against other limits); a removed rule is dropped.
     public func replaceRules(_ rules: RuleSet) {
-        let dropped: [Int] = snapshot.withLock { snap in
-            var byName: [String: Installed] = [:]
-            var bySlot: [Int: Installed] = [:]
-            for rule in rules.rules {
-                if let old = snap.byName[rule.name], old.rule == rule {
-                    byName[rule.name] = old
-                } else if let old = snap.byName[rule.name], old.rule.limitsKeysLike(rule) {
-                    // Only its descriptors changed: the keys' state still holds.
-                    byName[rule.name] = Installed(rule: rule, slot: old.slot, recorder: old.recorder)
-                } else {
-                    byName[rule.name] = Installed(rule: rule, slot: snap.nextSlot, recorder: makeRecorder(rule))
-                    snap.nextSlot += 1
-                }
-                if let installed = byName[rule.name] { bySlot[installed.slot] = installed }
-            }
-            let dropped = snap.bySlot.keys.filter { bySlot[$0] == nil }
-            let list = rules.rules.compactMap { byName[$0.name] }
-            snap = Snapshot(
-                rules: rules, list: list, names: list.map(\.rule.name), entries: list.map(Entry.init), byName: byName, bySlot: bySlot, nextSlot: snap.nextSlot)
-            return dropped
+        update { (_: RuleSet) throws(Never) -> RuleSet in rules }
+    }
+
+    /// Changes the rules as one step: `transform` gets the rules in force and returns the new
+    /// ones, with every other change waiting its turn. Throws what `transform` throws, and
+    /// then changes nothing.
+    @discardableResult
+    public func update<E: Error>(_ transform: (RuleSet) throws(E) -> RuleSet) throws(E) -> RuleSet {
+        try writer.withLock { _ throws(E) -> RuleSet in
+            let current = snapshot.withLock { $0 }
+            let rules = try transform(current.rules)
+            install(rules, over: current)
+            rulesInstalled(rules)
+            return rules
         }
+    }
+
+    /// Builds the new snapshot outside the rule lock (recorders included), then swaps it in:
+    /// checks wait for the swap only, never for the build (red team 2, F5). Linear in the rules.
+    private func install(_ rules: RuleSet, over snap: Snapshot) {
+        var byName: [String: Installed] = [:]
+        byName.reserveCapacity(rules.rules.count)
+        var bySlot: [Int: Installed] = [:]
+        var freeSlots = snap.freeSlots
+        var nextSlot = snap.nextSlot
+        var reused: [Int] = []
+        let retiring = Set(snap.bySlot.keys)
+        for rule in rules.rules {
+            let old = snap.byName[rule.name]
+            let installed: Installed
+            if let old, old.rule == rule {
+                installed = old
+            } else if let old, old.rule.limitsKeysLike(rule) {
+                // Only its descriptors changed: the keys' state still holds.
+                installed = Installed(rule: rule, slot: old.slot, recorder: old.recorder)
+            } else {
+                let slot: Int
+                if let free = freeSlots.popLast() {
+                    slot = free
+                    reused.append(free)
+                } else {
+                    slot = nextSlot
+                    nextSlot += 1
+                }
+                installed = Installed(rule: rule, slot: slot, recorder: old?.recorder ?? makeRecorder(rule))
+            }
+            byName[rule.name] = installed
+            bySlot[installed.slot] = installed
+        }
+        // A reused slot is cleared again: a decision that read the old rule just before the
+        // last swap may have written one key after the slot was first cleared.
+        for slot in reused { store.clear(slot: slot) }
+        let dropped = retiring.filter { bySlot[$0] == nil }.sorted()
+        let list = rules.rules.compactMap { byName[$0.name] }
+        let next = Snapshot(
+            rules: rules, list: list, names: list.map(\.rule.name), entries: list.map(Entry.init), byName: byName,
+            bySlot: bySlot, nextSlot: nextSlot, freeSlots: freeSlots)
+        snapshot.withLock { $0 = next }
         for slot in dropped { store.clear(slot: slot) }
+        // Freed only now, so the next change (not this one) may reuse them.
+        snapshot.withLock { $0.freeSlots.append(contentsOf: dropped) }
     }
 
     private func installed(_ name: String) -> Installed? {

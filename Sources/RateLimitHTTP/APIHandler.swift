@@ -208,15 +208,25 @@ public final class APIHandler: Sendable {
             response.body.writeRule(rule)
         case .put:
             let rule = try Self.decodeRule(request.body, name: name)
-            let existed = limiter.rules[name] != nil
-            let updated: RuleSet
-            do { updated = try limiter.rules.upserting(rule) } catch { throw APIError(.conflict, error.message) }
-            limiter.replaceRules(updated)
+            // Read, change and install as one step: concurrent PUTs all land (red team 2, F11).
+            var existed = false
+            do {
+                try limiter.update { (rules: RuleSet) throws(RuleError) -> RuleSet in
+                    existed = rules[name] != nil
+                    return try rules.upserting(rule)
+                }
+            } catch {
+                throw APIError(.conflict, error.message)
+            }
             response.status = existed ? .ok : .created
             response.body.writeRule(rule)
         case .delete:
-            guard limiter.rules[name] != nil else { throw APIError(.notFound, "unknown rule \"\(name)\"") }
-            limiter.replaceRules(limiter.rules.removing(name))
+            var existed = false
+            limiter.update { (rules: RuleSet) -> RuleSet in
+                existed = rules[name] != nil
+                return existed ? rules.removing(name) : rules
+            }
+            guard existed else { throw APIError(.notFound, "unknown rule \"\(name)\"") }
             response.body.writeStaticString("{\"deleted\":")
             response.body.writeJSONString(name)
             response.body.writeStaticString("}")
@@ -235,10 +245,8 @@ public final class APIHandler: Sendable {
         } else {
             fields.insert(("name", .string(name)), at: 0)
         }
-        var text = ByteBuffer()
-        JSONValue.object(fields).write(to: &text)
         do {
-            return try ConfigLoader.parseRule(yaml: String(buffer: text))
+            return try ConfigLoader.parseRule(JSONValue.object(fields))
         } catch {
             throw .badRequest(error.description)
         }

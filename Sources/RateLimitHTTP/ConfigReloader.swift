@@ -33,10 +33,13 @@ public final class ConfigReloader: Sendable {
             }
             limiter.replaceRules(config.rules)
             metrics.reloadSuccess.increment()
+            metrics.configLoaded(true, unixSeconds: Double(SystemClock().now) / 1e9)
             logger.info("configuration reloaded", metadata: ["reason": "\(reason)", "rules": "\(config.rules.rules.count)"])
             return .success(config.rules.rules.count)
         } catch {
             metrics.reloadFailure.increment()
+            // Stays 0 until a load succeeds, so the alert lasts as long as the bad file.
+            metrics.configLoaded(false, unixSeconds: 0)
             logger.error("configuration reload failed; keeping the previous rules", metadata: [
                 "reason": "\(reason)", "error": "\(error.description)",
             ])

@@ -14,55 +14,22 @@ public enum HTTPAnswer: Sendable {
 /// Answers one HTTP request, now or later; gets the connection's event loop.
 public typealias HTTPAnswerer = @Sendable (HTTPRequest, ByteBufferAllocator, any EventLoop) -> HTTPAnswer
 
-/// Per-server connection accounting: the cap, and the open channels for graceful shutdown.
-public final class ConnectionRegistry: Sendable {
-    public let maxConnections: Int
-    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
-
-    public init(maxConnections: Int) {
-        self.maxConnections = maxConnections
-    }
-
-    /// Registers `channel`; false when the cap is reached (the caller closes it).
-    func admit(_ channel: any Channel) -> Bool {
-        channels.withLock { open in
-            guard open.count < maxConnections else { return false }
-            open[ObjectIdentifier(channel)] = channel
-            return true
-        }
-    }
-
-    func remove(_ channel: any Channel) {
-        _ = channels.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
-    }
-
-    public var openCount: Int { channels.withLock { $0.count } }
-
-    /// Asks every connection to finish what it is answering and close.
-    public func quiesceAll() {
-        for channel in channels.withLock({ Array($0.values) }) {
-            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-        }
-    }
-
-    /// Closes every connection now.
-    public func closeAll() {
-        for channel in channels.withLock({ Array($0.values) }) {
-            channel.close(promise: nil)
-        }
-    }
-}
-
 /// A lean HTTP/1.1 connection: parses with `HTTPRequestParser`, answers in order (pipelining;
-/// an answer decided later holds back the ones after it), writes all answers of one read in a
-/// single flush. Closes on protocol errors, on idle, when
+/// an answer decided later holds back the ones after it, and so does a `100 Continue`), writes
+/// all answers of one read in a single flush. Closes on protocol errors, on idle, when
 /// a request takes longer than `requestTimeout` to arrive, and when asked to quiesce.
+///
+/// Backpressure: once `maxPendingOutput` bytes of answers wait for a client that does not read,
+/// the connection stops parsing and reading until the socket drains (red team 2, F6).
 final class HTTPConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// How long an idle connection stays open after shutdown begins.
     static let quiesceGrace: TimeAmount = .milliseconds(100)
+    /// Answers waiting for the client beyond this stop the reading (the channel's high water
+    /// mark is the same).
+    static let maxPendingOutput = 256 * 1024
 
     private let responder: HTTPAnswerer
     private let registry: ConnectionRegistry
@@ -76,7 +43,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
     private var closeAfterFlush = false
     private var quiescing = false
     private var requestDeadline: Scheduled<Void>?
-    private var admitted = false
+    private var slot: ConnectionSlot?
+    /// Reading is paused until the client reads what it was sent.
+    private var paused = false
     /// Answers not yet written, oldest first, once one of them is decided later.
     private var queued = CircularBuffer<QueuedAnswer>()
     /// Sequence number of `queued.first`.
@@ -100,8 +69,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        admitted = registry.admit(context.channel)
-        if !admitted {
+        slot = registry.admit(context.channel)
+        if slot == nil {
             context.close(promise: nil)
             return
         }
@@ -127,13 +96,14 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         idleCheck?.cancel()
         requestDeadline?.cancel()
-        if admitted { registry.remove(context.channel) }
+        if slot != nil { registry.remove(context.channel) }
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closeAfterFlush else { return }  // after a closing answer, ignore the rest
         lastRead = NIODeadline.now()
+        slot?.touch(lastRead)
         var incoming = unwrapInboundIn(data)
         if input == nil || input?.readableBytes == 0 {
             input = incoming
@@ -147,6 +117,26 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
         flush(context: context)
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if paused, context.channel.isWritable {
+            paused = false
+            process(context: context)
+            flush(context: context, fireReadComplete: false)
+            if !paused { context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in } }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// True (and reading stops) while the client leaves too many answers unread.
+    private func mustPause(context: ChannelHandlerContext) -> Bool {
+        if paused { return true }
+        if let out = output, out.readableBytes >= Self.maxPendingOutput { flush(context: context, fireReadComplete: false) }
+        guard !context.channel.isWritable else { return false }
+        paused = true
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        return true
+    }
+
     private func process(context: ChannelHandlerContext) {
         guard var buffer = input else { return }
         input = nil  // keep the buffer uniquely referenced while parsing
@@ -157,9 +147,10 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
                 buffer.discardReadBytes()
             }
             input = buffer
-            armDeadline(context: context, partial: buffer.readableBytes > 0)
+            // Paused with answers unread: the idle timeout applies, not the request timeout.
+            armDeadline(context: context, partial: buffer.readableBytes > 0 && !paused)
         }
-        while !closeAfterFlush {
+        while !closeAfterFlush, !mustPause(context: context) {
             let request: HTTPRequest?
             do {
                 request = try parser.next(&buffer)
@@ -170,10 +161,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
                 return
             }
             guard let request else {
-                if parser.continueOwed {
-                    appendOutput("HTTP/1.1 100 Continue\r\n\r\n", context: context)
-                    parser.continueSent()
-                }
+                sendContinueIfDue(context: context)
                 return
             }
             let keepAlive = request.keepAlive && !quiescing
@@ -184,6 +172,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
             case .later(let future):
                 let sequence = queuedHead + UInt64(queued.count)
                 queued.append(QueuedAnswer(response: nil, keepAlive: keepAlive, headOnly: headOnly))
+                slot?.setAnswering(true)
                 if !keepAlive { closeAfterFlush = true }
                 let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
                 future.whenComplete { result in
@@ -224,7 +213,18 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
             respond(response, keepAlive: head.keepAlive, headOnly: head.headOnly, context: context)
         }
         if closing { closeAfterFlush = true }
+        if queued.isEmpty {
+            slot?.setAnswering(false)
+            sendContinueIfDue(context: context)
+        }
         flush(context: context, fireReadComplete: false)
+    }
+
+    /// A `100 Continue` goes out only once every earlier answer has (red team 2, F15).
+    private func sendContinueIfDue(context: ChannelHandlerContext) {
+        guard parser.continueOwed, queued.isEmpty, !closeAfterFlush else { return }
+        appendOutput("HTTP/1.1 100 Continue\r\n\r\n", context: context)
+        parser.continueSent()
     }
 
     private func respond(_ response: HTTPResponse, keepAlive: Bool, headOnly: Bool, context: ChannelHandlerContext) {

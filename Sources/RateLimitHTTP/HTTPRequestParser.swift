@@ -86,6 +86,8 @@ public struct HTTPRequestParser: Sendable {
     private var head: Head?
     private var chunks: ChunkScan?
     private var scannedHeaderBytes = 0
+    /// Empty lines consumed before the current request (they count toward the head limit).
+    private var leadingEmptyLines = 0
     /// True once a `100 Continue` was owed for the current request.
     public private(set) var continueOwed = false
 
@@ -101,6 +103,7 @@ public struct HTTPRequestParser: Sendable {
     /// The next complete request in `buffer` (consumed), or nil when more bytes are needed.
     public mutating func next(_ buffer: inout ByteBuffer) throws(HTTPParseError) -> HTTPRequest? {
         if head == nil {
+            try skipEmptyLines(&buffer)
             guard let parsed = try parseHead(buffer) else { return nil }
             head = parsed
             continueOwed = parsed.expectsContinue
@@ -122,6 +125,7 @@ public struct HTTPRequestParser: Sendable {
         self.head = nil
         self.chunks = nil
         self.scannedHeaderBytes = 0
+        self.leadingEmptyLines = 0
         self.continueOwed = false
         return HTTPRequest(method: head.method, path: head.path, query: head.query, body: body, keepAlive: head.keepAlive)
     }
@@ -131,12 +135,26 @@ public struct HTTPRequestParser: Sendable {
 
     // MARK: head
 
+    /// Consumes the empty lines before a request (RFC 9112 §2.2 lets a server ignore them), so
+    /// they are never scanned twice; together with the head they must fit the head limit
+    /// (a `\r\n` flood was rescanned on every read: red team 2, F3).
+    private mutating func skipEmptyLines(_ buffer: inout ByteBuffer) throws(HTTPParseError) {
+        while buffer.readableBytes >= 2, buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x0D0A {
+            buffer.moveReaderIndex(forwardBy: 2)
+            leadingEmptyLines += 1
+            if leadingEmptyLines * 2 > limits.maxHeaderBytes { throw .headersTooLarge }
+        }
+        // Garbage (a TLS ClientHello, binary) is refused at its first byte, not after the
+        // request timeout: a request line starts with a method token.
+        if let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self), first != 13, !Self.isTokenByte(first) {
+            throw .badRequest("malformed request line")
+        }
+    }
+
     private mutating func parseHead(_ buffer: ByteBuffer) throws(HTTPParseError) -> Head? {
         let start = buffer.readerIndex
         let available = buffer.readableBytes
-        // Skip empty lines between pipelined requests (RFC 9112 §2.2).
-        var lead = 0
-        while lead + 1 < available, buffer.getInteger(at: start + lead, as: UInt16.self) == 0x0D0A { lead += 2 }
+        let lead = 0
         let searchFrom = max(lead, scannedHeaderBytes - 3)
         let end = buffer.withUnsafeReadableBytes { raw -> Int? in
             var i = searchFrom
@@ -150,10 +168,10 @@ public struct HTTPRequestParser: Sendable {
             scannedHeaderBytes = available
             // Up to 3 bytes of the terminating CRLFCRLF may be here already, so the head is at
             // least `available - lead - 3` bytes: the same verdict as when it all arrives at once.
-            if available - lead - 3 > limits.maxHeaderBytes { throw .headersTooLarge }
+            if available - lead - 3 + leadingEmptyLines * 2 > limits.maxHeaderBytes { throw .headersTooLarge }
             return nil
         }
-        if end - lead > limits.maxHeaderBytes { throw .headersTooLarge }
+        if end - lead + leadingEmptyLines * 2 > limits.maxHeaderBytes { throw .headersTooLarge }
         // The head with its last line's CRLF (not the blank line's).
         let view = buffer.getSlice(at: start + lead, length: end + 2 - lead) ?? ByteBuffer()
         var head = try Self.parseHeadBytes(view, limits: limits)
@@ -216,6 +234,7 @@ public struct HTTPRequestParser: Sendable {
         var chunked = false
         var keepAlive = http11
         var expectsContinue = false
+        var sawClose = false
         while i < n {
             // name ":" OWS value OWS CRLF
             let nameStart = i
@@ -251,9 +270,10 @@ public struct HTTPRequestParser: Sendable {
                 }
                 chunked = true
             case 10 where equalsIgnoringCase(name, "connection"):
+                // `close` wins over `keep-alive` in any order (red team 2, F22).
                 for token in value.split(separator: UInt8(ascii: ",")) {
                     let t = trim(token)
-                    if equalsIgnoringCase(t, "close") { keepAlive = false }
+                    if equalsIgnoringCase(t, "close") { sawClose = true }
                     if equalsIgnoringCase(t, "keep-alive") { keepAlive = true }
                 }
             case 6 where equalsIgnoringCase(name, "expect"):
@@ -263,6 +283,7 @@ public struct HTTPRequestParser: Sendable {
                 break
             }
         }
+        if sawClose { keepAlive = false }
         if chunked, contentLength != nil {
             throw .badRequest("Content-Length and Transfer-Encoding must not both be present")
         }
@@ -302,6 +323,10 @@ public struct HTTPRequestParser: Sendable {
             if lineEnd - base - scan.offset > Self.maxChunkLine { throw .badRequest("malformed chunk size line") }
             let sizeLine = buffer.getSlice(at: base + scan.offset, length: lineEnd - base - scan.offset) ?? ByteBuffer()
             let sizeText = sizeLine.readableBytesView.prefix { $0 != UInt8(ascii: ";") }
+            // Extensions are ignored, but must be visible ASCII (no CR, LF, NUL or other control).
+            guard sizeLine.readableBytesView.dropFirst(sizeText.count).allSatisfy({ $0 == 9 || ($0 >= 32 && $0 < 127) }) else {
+                throw .badRequest("malformed chunk extension")
+            }
             guard !sizeText.isEmpty, sizeText.count <= 8,
                   sizeText.allSatisfy({ (48...57).contains($0) || (65...70).contains($0) || (97...102).contains($0) }),  // hex digits only: no sign
                   let size = Int(String(decoding: sizeText, as: UTF8.self), radix: 16), size >= 0 else {
@@ -318,11 +343,14 @@ public struct HTTPRequestParser: Sendable {
                     }
                     if trailerEnd - base - dataStart > limits.maxHeaderBytes { throw .headersTooLarge }
                     let emptyLine = trailerEnd == base + cursor
+                    if !emptyLine { try Self.validateTrailer(buffer, from: base + cursor, to: trailerEnd) }
                     cursor = trailerEnd + 2 - base
                     if emptyLine { return (scan.body, cursor) }
                 }
             }
-            if scan.body.readableBytes + size > limits.maxBodyBytes { throw .bodyTooLarge }
+            // Everything on the wire counts, sizes and extensions included, not just the data:
+            // 1-byte chunks with 1 KiB extensions held 61 MB per request (red team 2, F7).
+            if (dataStart - headLength) + size + 2 > limits.maxBodyBytes { throw .bodyTooLarge }
             guard end >= dataStart + size + 2 else { return nil }
             guard buffer.getInteger(at: base + dataStart + size, as: UInt16.self) == 0x0D0A else {
                 throw .badRequest("chunk data must end with CRLF")
@@ -330,6 +358,15 @@ public struct HTTPRequestParser: Sendable {
             if var data = buffer.getSlice(at: base + dataStart, length: size) { scan.body.writeBuffer(&data) }
             scan.offset = dataStart + size + 2
         }
+    }
+
+    /// A trailer line is `name: value` with a token name and no control characters.
+    private static func validateTrailer(_ buffer: ByteBuffer, from: Int, to: Int) throws(HTTPParseError) {
+        let line = buffer.getSlice(at: from, length: to - from)?.readableBytesView ?? ByteBuffer().readableBytesView
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex,
+              line[line.startIndex..<colon].allSatisfy(isTokenByte),
+              line[(colon + 1)...].allSatisfy({ $0 == 9 || ($0 >= 32 && $0 != 127) })
+        else { throw .badRequest("malformed trailer line") }
     }
 
     /// Longest chunk-size line (size and extensions), without its CRLF.

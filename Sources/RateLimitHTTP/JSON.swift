@@ -1,27 +1,11 @@
 public import NIOCore
+public import RateLimitConfig
 
-/// A parsed JSON value. Objects keep their fields in order, so duplicates can be detected.
-public enum JSONValue: Sendable, Equatable {
-    case null
-    case bool(Bool)
-    /// The number's literal text, exactly as sent (so integers are never rounded through Double).
-    case number(String)
-    case string(String)
-    case array([JSONValue])
-    case object([(String, JSONValue)])
+/// A parsed JSON value: the configuration's neutral tree, so an admin body is validated as
+/// the tree it is (objects keep their fields in order, so duplicates can be detected).
+public typealias JSONValue = ConfigValue
 
-    public static func == (a: JSONValue, b: JSONValue) -> Bool {
-        switch (a, b) {
-        case (.null, .null): true
-        case (.bool(let x), .bool(let y)): x == y
-        case (.number(let x), .number(let y)): x == y
-        case (.string(let x), .string(let y)): x == y
-        case (.array(let x), .array(let y)): x == y
-        case (.object(let x), .object(let y)): x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
-        default: false
-        }
-    }
-
+extension ConfigValue {
     /// A short name of the value's type, for error messages.
     public var typeName: String {
         switch self {

@@ -59,7 +59,7 @@ public final class OpsHandler: Sendable {
         switch request.path {
         case "/metrics":
             for (rule, count) in limiter.activeClients() {
-                metrics.activeClients(rule: rule).set(to: Double(count))
+                metrics.recorder(forRule: rule).setActiveClients(count)
             }
             response.contentType = "text/plain; version=0.0.4; charset=utf-8"
             response.body.writeBytes(metrics.render())

@@ -21,6 +21,15 @@ public struct ServerSettings: Sendable {
     /// How often idle keys are evicted.
     public var sweepInterval: TimeAmount = .seconds(10)
     public var limits = HTTPRequestParser.Limits.default
+    /// Connections to the metrics/health listener. Probes keep working at the cap: the
+    /// longest-idle connection is drained to admit a new one.
+    public var maxMetricsConnections = 64
+    /// Idle and request timeouts of the metrics listener: short, since it may be reachable from
+    /// the pod network and its legitimate clients (kubelet, Prometheus) are quick.
+    public var metricsIdleTimeout: TimeAmount = .seconds(10)
+    public var metricsRequestTimeout: TimeAmount = .seconds(2)
+    /// Reports connection counts and rejections per listener (`api`, `metrics`).
+    public var connectionObserver: @Sendable (String) -> ConnectionObserver = { _ in .none }
 
     public init(socketPath: String) {
         self.socketPath = socketPath
@@ -54,15 +63,21 @@ public struct SluiceServer: Service {
     public func run() async throws {
         let path = settings.socketPath
         try UnixSocketPath.prepare(path)
-        let apiConnections = ConnectionRegistry(maxConnections: settings.maxConnections)
-        let opsConnections = ConnectionRegistry(maxConnections: 64)
-        let apiChannel = try await bootstrap(registry: apiConnections, tcp: false, responder: api.answer)
-            .bind(unixDomainSocketPath: path).get()
+        let apiConnections = ConnectionRegistry(maxConnections: settings.maxConnections, observer: settings.connectionObserver("api"))
+        let opsConnections = ConnectionRegistry(
+            maxConnections: settings.maxMetricsConnections, observer: settings.connectionObserver("metrics"))
+        let apiBootstrap = bootstrap(
+            registry: apiConnections, tcp: false, idle: settings.idleTimeout, requestTimeout: settings.requestTimeout, responder: api.answer)
+        let apiChannel = try await UnixSocketPath.bindingPrivately {
+            try await apiBootstrap.bind(unixDomainSocketPath: path).get()
+        }
         let opsChannel: any Channel
         do {
             try UnixSocketPath.setMode(path, settings.socketMode)
             let ops = self.ops
-            opsChannel = try await bootstrap(registry: opsConnections, tcp: true) { request, allocator, _ in
+            opsChannel = try await bootstrap(
+                registry: opsConnections, tcp: true, idle: settings.metricsIdleTimeout, requestTimeout: settings.metricsRequestTimeout
+            ) { request, allocator, _ in
                 .now(ops.handle(request, allocator: allocator))
             }
                 .bind(host: settings.metricsHost, port: settings.metricsPort).get()
@@ -103,14 +118,17 @@ public struct SluiceServer: Service {
         logger.info("sluice stopped")
     }
 
-    private func bootstrap(registry: ConnectionRegistry, tcp: Bool, responder: @escaping HTTPAnswerer) -> ServerBootstrap {
+    private func bootstrap(
+        registry: ConnectionRegistry, tcp: Bool, idle: TimeAmount, requestTimeout: TimeAmount, responder: @escaping HTTPAnswerer
+    ) -> ServerBootstrap {
         let limits = settings.limits
-        let idle = settings.idleTimeout
-        let requestTimeout = settings.requestTimeout
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(
+                .writeBufferWaterMark,
+                value: .init(low: HTTPConnectionHandler.maxPendingOutput / 4, high: HTTPConnectionHandler.maxPendingOutput))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations

@@ -9,9 +9,12 @@ public enum UnixSocketPath {
         public var description: String
     }
 
+    /// Longest socket path SwiftNIO binds (`sun_path` less its terminator and NIO's margin).
+    public static let maxBytes = 103
+
     public static func prepare(_ path: String) throws(Problem) {
-        guard !path.isEmpty, path.utf8.count < 108 else {
-            throw Problem(description: "socket path must be 1-107 bytes: \(path)")
+        guard !path.isEmpty, path.utf8.count <= maxBytes else {
+            throw Problem(description: "socket path must be 1-\(maxBytes) bytes (got \(path.utf8.count)): \(path)")
         }
         let directory = path.contains("/") ? String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) : "."
         var info = stat()
@@ -40,6 +43,15 @@ public enum UnixSocketPath {
         guard chmod(path, mode_t(mode)) == 0 else {
             throw Problem(description: "cannot chmod \(path) to \(String(mode, radix: 8)): errno \(errno)")
         }
+    }
+
+    /// Runs `bind` with a umask that lets nobody but the owner in, so the socket never exists
+    /// with a looser mode than the one `setMode` gives it next (red team 2, F21). The umask is
+    /// process-wide: this runs at start, before anything else creates files.
+    public static func bindingPrivately<T>(_ bind: () async throws -> T) async throws -> T {
+        let previous = umask(0o177)
+        defer { umask(previous) }
+        return try await bind()
     }
 
     /// Removes the socket file (at shutdown).

@@ -1,5 +1,6 @@
 public import Prometheus
 public import RateLimitCore
+import Synchronization
 
 /// Every metric Sluice exports (names and labels as in DESIGN.md §5), registered once.
 ///
@@ -12,6 +13,10 @@ public final class SluiceMetrics: Sendable {
     public let shed: Counter
     public let reloadSuccess: Counter
     public let reloadFailure: Counter
+    /// `rate_limiter_config_last_reload_success` (0/1) and its success timestamp.
+    public let configLastReloadSuccess: Gauge
+    public let configLastReloadSuccessTimestamp: Gauge
+    private let configInfo = Mutex<(sha256: String, gauge: Gauge)?>(nil)
     private let version: String
 
     /// Buckets for `rate_limiter_request_duration_seconds`: 5 µs … 1 s.
@@ -24,7 +29,7 @@ public final class SluiceMetrics: Sendable {
     /// Buckets for `rate_limiter_token_bucket_size` (remaining units after a decision).
     public static let remainingBuckets: [Double] = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 10000]
 
-    public init(version: String, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    public init(version: String, revision: String = "unknown", registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         self.version = version
         inflight = registry.makeGauge(descriptor: Self.name("rate_limiter_inflight_requests", "API requests being processed."))
@@ -32,16 +37,62 @@ public final class SluiceMetrics: Sendable {
         let reloads = Self.name("rate_limiter_config_reloads_total", "Configuration reloads by result.")
         reloadSuccess = registry.makeCounter(descriptor: reloads, labels: [("result", "success")])
         reloadFailure = registry.makeCounter(descriptor: reloads, labels: [("result", "failure")])
-        registry.makeGauge(descriptor: Self.name("rate_limiter_build_info", "Build information; always 1."), labels: [("version", version)]).set(to: 1.0)
+        configLastReloadSuccess = registry.makeGauge(descriptor: Self.name(
+            "rate_limiter_config_last_reload_success", "1 when the last configuration load succeeded, 0 while the file is bad."))
+        configLastReloadSuccessTimestamp = registry.makeGauge(descriptor: Self.name(
+            "rate_limiter_config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration load."))
+        registry.makeGauge(
+            descriptor: Self.name("rate_limiter_build_info", "Build information; always 1."),
+            labels: [("version", version), ("revision", revision)]
+        ).set(to: 1.0)
+    }
+
+    /// A configuration load succeeded (`true`, at `unixSeconds`) or failed.
+    public func configLoaded(_ success: Bool, unixSeconds: Double) {
+        configLastReloadSuccess.set(to: success ? 1 : 0)
+        if success { configLastReloadSuccessTimestamp.set(to: unixSeconds) }
+    }
+
+    /// `rate_limiter_config_info{sha256}` = 1 for the rules in force (one series at a time).
+    public func rulesInForce(sha256: String) {
+        configInfo.withLock { current in
+            guard current?.sha256 != sha256 else { return }
+            if let old = current?.gauge { registry.unregisterGauge(old) }
+            let gauge = registry.makeGauge(
+                descriptor: Self.name("rate_limiter_config_info", "Always 1; sha256 identifies the rules in force, admin changes included."),
+                labels: [("sha256", sha256)])
+            gauge.set(to: 1)
+            current = (sha256, gauge)
+        }
+    }
+
+    /// `rate_limiter_connections{listener}` and `rate_limiter_connections_rejected_total{listener,reason}`.
+    public func connections(listener: String) -> (open: Gauge, rejected: [String: Counter]) {
+        let open = registry.makeGauge(
+            descriptor: Self.name("rate_limiter_connections", "Open connections per listener."), labels: [("listener", listener)])
+        var rejected: [String: Counter] = [:]
+        for reason in ["idle_drained", "all_busy"] {
+            rejected[reason] = registry.makeCounter(
+                descriptor: Self.name(
+                    "rate_limiter_connections_rejected_total",
+                    "Connections closed at the cap: idle_drained (an idle one made room) or all_busy (the new one was refused)."),
+                labels: [("listener", listener), ("reason", reason)])
+        }
+        return (open, rejected)
     }
 
     static func name(_ name: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 
-    /// The decision recorder for one rule: its handles are created here, once.
+    /// The per-rule series (decisions, hits, remaining, active clients), rendered by Sluice
+    /// itself: adding or removing a rule is O(1) and a removed rule's series disappear.
+    public let rules = RuleMetricsTable()
+
+    /// The decision recorder for one rule: the same object for the same name until the rule is
+    /// removed (`retire`), so a changed rule keeps counting.
     public func recorder(forRule rule: String) -> RuleMetrics {
-        RuleMetrics(rule: rule, registry: registry)
+        rules.recorder(forRule: rule)
     }
 
     /// The latency histogram of one API endpoint.
@@ -63,46 +114,12 @@ public final class SluiceMetrics: Sendable {
             labels: [("reason", reason)])
     }
 
-    /// `rate_limiter_active_clients{rule}`.
-    public func activeClients(rule: String) -> Gauge {
-        registry.makeGauge(descriptor: Self.name("rate_limiter_active_clients", "Keys with live state."), labels: [("rule", rule)])
-    }
 
     /// The exposition: the registry plus process metrics read from /proc.
     public func render() -> [UInt8] {
         var buffer = registry.emitToBuffer()
+        rules.render(into: &buffer)
         ProcessMetrics.sample().render(into: &buffer)
         return buffer
-    }
-}
-
-/// One rule's metric handles; records each committed decision.
-public final class RuleMetrics: DecisionRecorder {
-    let allowed: Counter
-    let denied: Counter
-    let hits: Counter
-    let shadowDenied: Counter
-    let remaining: ValueHistogram
-
-    init(rule: String, registry: PrometheusCollectorRegistry) {
-        let requests = SluiceMetrics.name("rate_limiter_request_total", "Rate-limit decisions by rule and verdict.")
-        allowed = registry.makeCounter(descriptor: requests, labels: [("rule", rule), ("allowed", "true")])
-        denied = registry.makeCounter(descriptor: requests, labels: [("rule", rule), ("allowed", "false")])
-        hits = registry.makeCounter(
-            descriptor: SluiceMetrics.name("rate_limiter_hits_total", "Requests denied because this rule's limit was hit."),
-            labels: [("rule", rule)])
-        shadowDenied = registry.makeCounter(
-            descriptor: SluiceMetrics.name("rate_limiter_shadow_denied_total", "Requests a shadow rule allowed but would have denied."),
-            labels: [("rule", rule)])
-        remaining = registry.makeValueHistogram(
-            descriptor: SluiceMetrics.name("rate_limiter_token_bucket_size", "Units remaining after each decision."),
-            labels: [("rule", rule)], buckets: SluiceMetrics.remainingBuckets)
-    }
-
-    public func record(allowed: Bool, limitHit: Bool, shadowDenied: Bool, remaining: Int64) {
-        (allowed ? self.allowed : denied).increment()
-        if limitHit { hits.increment() }
-        if shadowDenied { self.shadowDenied.increment() }
-        self.remaining.record(Double(remaining))
     }
 }

@@ -39,8 +39,14 @@ public struct RESPDecoder: Sendable {
     /// Deepest nesting and largest bulk string accepted: a bound on what a server can make us hold.
     public var maxDepth = 32
     public var maxBulkBytes = 64 * 1024 * 1024
+    /// Longest array accepted.
+    public var maxArrayCount = 1_000_000
+    /// Longest simple line (type byte to CR) accepted, whichever way the bytes were split.
+    public static let maxLineBytes = 64 * 1024
 
-    public init() {}
+    public init(maxArrayCount: Int = 1_000_000) {
+        self.maxArrayCount = maxArrayCount
+    }
 
     public func next(_ buffer: inout ByteBuffer) throws(Failure) -> RESPValue? {
         var cursor = buffer
@@ -76,7 +82,7 @@ public struct RESPDecoder: Sendable {
             guard buffer.readInteger(as: UInt16.self) == 0x0D0A else { throw Failure(description: "bulk string without CRLF") }
             return .bulkString(data)
         case UInt8(ascii: "*"):
-            guard let count = Int(line), count >= -1, count <= 1_000_000 else {
+            guard let count = Int(line), count >= -1, count <= maxArrayCount else {
                 throw Failure(description: "bad RESP array length \(line)")
             }
             if count == -1 { return .array(nil) }
@@ -95,9 +101,11 @@ public struct RESPDecoder: Sendable {
     private func readLine(_ buffer: inout ByteBuffer, skippingType: Bool) throws(Failure) -> String? {
         let view = buffer.readableBytesView
         guard let cr = view.firstIndex(of: 13) else {
-            if view.count > 64 * 1024 { throw Failure(description: "RESP line too long") }
+            if view.count > Self.maxLineBytes { throw Failure(description: "RESP line too long") }
             return nil
         }
+        // The same verdict when the CR has arrived: a line's length never depends on the reads.
+        if cr - view.startIndex > Self.maxLineBytes { throw Failure(description: "RESP line too long") }
         guard cr + 1 < view.endIndex else { return nil }
         guard view[cr + 1] == 10 else { throw Failure(description: "RESP line without CRLF") }
         let start = view.startIndex + (skippingType ? 1 : 0)

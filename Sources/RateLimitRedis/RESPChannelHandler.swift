@@ -21,8 +21,10 @@ struct PendingReplies {
 
     var count: Int { waiting.count }
 
-    /// When the oldest waiting command must have been answered.
-    var firstDeadline: NIODeadline? { waiting.first?.deadline }
+    /// The earliest deadline among the waiting commands. Deadlines are not in order (a health
+    /// PING may wait longer than the checks written after it), so each command keeps its own
+    /// (red team 2, F12).
+    var earliestDeadline: NIODeadline? { waiting.lazy.map(\.deadline).min() }
 
     mutating func expect(_ promise: EventLoopPromise<RESPValue>, by deadline: NIODeadline) {
         waiting.append((promise, deadline))
@@ -59,9 +61,9 @@ public enum RedisConnectionError: Error, Sendable, Hashable, CustomStringConvert
 
 /// Writes commands, pipelined, and completes their promises with the replies in order.
 ///
-/// Deadlines: Redis answers in order, so only the oldest waiting command's deadline matters.
-/// One timer watches it; when a command is overdue every waiting command fails with
-/// `.timeout` and the connection closes (a stalled Redis must not hold later commands).
+/// Deadlines: one timer watches the earliest deadline among waiting commands; when a command
+/// is overdue every waiting command fails with `.timeout` and the connection closes (Redis
+/// answers in order, so a stalled reply holds every later one).
 final class RESPChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = RESPCommand
@@ -69,22 +71,27 @@ final class RESPChannelHandler: ChannelDuplexHandler {
 
     private var pending = PendingReplies()
     private var buffer: ByteBuffer?
-    private let decoder = RESPDecoder()
-    private var watchdog: Scheduled<Void>?
+    /// Sluice's scripts answer at most 2 + 5 × 64 numbers: a far longer array is refused before
+    /// it is buffered and re-parsed (red team 2, F23).
+    private let decoder = RESPDecoder(maxArrayCount: 4096)
+    private var watchdog: (task: Scheduled<Void>, deadline: NIODeadline)?
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let command = unwrapOutboundIn(data)
         pending.expect(command.promise, by: command.deadline)
-        if watchdog == nil, command.deadline != .distantFuture { watch(context: context, until: command.deadline) }
+        if command.deadline != .distantFuture, watchdog.map({ command.deadline < $0.deadline }) ?? true {
+            watchdog?.task.cancel()
+            watch(context: context, until: command.deadline)
+        }
         context.write(wrapOutboundOut(command.bytes), promise: promise)
     }
 
     private func watch(context: ChannelHandlerContext, until deadline: NIODeadline) {
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        watchdog = context.eventLoop.scheduleTask(deadline: deadline) {
+        let task = context.eventLoop.scheduleTask(deadline: deadline) {
             let (handler, context) = bound.value
             handler.watchdog = nil
-            guard let first = handler.pending.firstDeadline else { return }
+            guard let first = handler.pending.earliestDeadline else { return }
             if first <= .now() {
                 handler.failAll(RedisConnectionError.timeout)
                 context.close(promise: nil)
@@ -92,6 +99,7 @@ final class RESPChannelHandler: ChannelDuplexHandler {
                 handler.watch(context: context, until: first)
             }
         }
+        watchdog = (task, deadline)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -122,7 +130,7 @@ final class RESPChannelHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        watchdog?.cancel()
+        watchdog?.task.cancel()
         watchdog = nil
         failAll(RedisConnectionError.closed)
         context.fireChannelInactive()

@@ -65,7 +65,9 @@ extension RedisStore {
         return out
     }
 
-    /// Decisions from a script's reply (times come back in µs).
+    /// Decisions from a script's reply (times come back in µs). Every number is checked against
+    /// the scripts' contract before use: a reply outside it (a buggy or hostile server) is a
+    /// protocol error, answered by `on_failure`, never an arithmetic trap (red team 2, F1).
     static func decode(_ reply: RESPValue, items: [StoreItem], batch: Bool) throws -> BatchDecision {
         guard case .array(let values?) = reply else { throw RedisConnectionError.protocolError("the script returned \(reply)") }
         var numbers: [Int64] = []
@@ -74,17 +76,46 @@ extension RedisStore {
             guard case .integer(let n) = value else { throw RedisConnectionError.protocolError("the script returned a non-integer") }
             numbers.append(n)
         }
-        func decision(_ item: StoreItem, at i: Int) -> Decision {
-            Decision(
-                allowed: numbers[i] == 1, limit: item.limits.limit, period: item.limits.period, remaining: numbers[i + 1],
-                resetAfter: numbers[i + 2] * 1000, retryAfter: numbers[i + 3] * 1000, delay: numbers[i + 4] * 1000)
-        }
         if !batch {
             guard numbers.count >= 5, let item = items.first else { throw RedisConnectionError.protocolError("short script reply") }
-            let d = decision(item, at: 0)
+            let d = try ScriptReply.decision(numbers, at: 0, item: item)
             return BatchDecision(allowed: d.allowed || item.shadow, decisions: [d])
         }
         guard numbers.count == 2 + 5 * items.count else { throw RedisConnectionError.protocolError("batch reply has \(numbers.count) numbers") }
-        return BatchDecision(allowed: numbers[0] == 1, decisions: items.enumerated().map { i, item in decision(item, at: 2 + 5 * i) })
+        let allowed = try ScriptReply.flag(numbers[0])
+        var decisions: [Decision] = []
+        decisions.reserveCapacity(items.count)
+        for (i, item) in items.enumerated() { decisions.append(try ScriptReply.decision(numbers, at: 2 + 5 * i, item: item)) }
+        return BatchDecision(allowed: allowed, decisions: decisions)
+    }
+}
+
+/// The range checks on a script's numbers: `allowed` is 0 or 1, `remaining` is from 0 to the
+/// largest count a rule can hold, and times are from 0 to 2^53 − 1 µs (the scripts clamp
+/// there), so converting them to nanoseconds cannot overflow.
+enum ScriptReply {
+    static let maxMicroseconds: Int64 = (1 << 53) - 1
+
+    static func flag(_ n: Int64) throws -> Bool {
+        guard n == 0 || n == 1 else { throw RedisConnectionError.protocolError("the script returned \(n) where 0 or 1 belongs") }
+        return n == 1
+    }
+
+    static func microseconds(_ n: Int64, _ name: StaticString) throws -> Nanoseconds {
+        guard (0...maxMicroseconds).contains(n) else {
+            throw RedisConnectionError.protocolError("the script returned \(name) = \(n) µs, outside 0...2^53-1")
+        }
+        return n * 1000
+    }
+
+    static func decision(_ numbers: [Int64], at i: Int, item: StoreItem) throws -> Decision {
+        let remaining = numbers[i + 1]
+        guard (0...2 * Limits.maxLimit).contains(remaining) else {
+            throw RedisConnectionError.protocolError("the script returned remaining = \(remaining)")
+        }
+        return Decision(
+            allowed: try flag(numbers[i]), limit: item.limits.limit, period: item.limits.period, remaining: remaining,
+            resetAfter: try microseconds(numbers[i + 2], "reset_after"), retryAfter: try microseconds(numbers[i + 3], "retry_after"),
+            delay: try microseconds(numbers[i + 4], "delay"))
     }
 }

@@ -26,10 +26,23 @@ public struct RedisStoreOptions: Sendable {
     public init() {}
 }
 
-/// Raised for a request when Redis cannot answer and the policy is `deny` (→ 503).
+/// Raised for a request when Redis cannot answer and the policy is `deny`, and for a reset
+/// (which only Redis can do) whatever the policy (→ 503).
 public struct BackendUnavailable: Error, Sendable, CustomStringConvertible {
     public var reason: String
-    public var description: String { "the Redis backend is unavailable (\(reason)) and on_failure is deny" }
+    /// True for a reset: no `on_failure` policy can answer it (red team 2, F18).
+    public var reset = false
+
+    public init(reason: String, reset: Bool = false) {
+        self.reason = reason
+        self.reset = reset
+    }
+
+    public var description: String {
+        reset
+            ? "the Redis backend is unavailable (\(reason)); a reset needs Redis whatever on_failure says"
+            : "the Redis backend is unavailable (\(reason)) and on_failure is deny"
+    }
 }
 
 /// Decides with the Lua scripts in Redis, shared by every replica. When Redis fails or is
@@ -165,7 +178,7 @@ public final class RedisStore: Sendable {
             }
             .flatMapErrorThrowing { error in
                 self.noteFailure(error)
-                throw BackendUnavailable(reason: "\(error)")
+                throw BackendUnavailable(reason: "\(error)", reset: true)
             }
             .hop(to: eventLoop)
     }
@@ -196,7 +209,9 @@ public final class RedisStore: Sendable {
             let seconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
             let status: String
             switch result {
-            case .success(.error(let message)) where !message.hasPrefix("NOSCRIPT"): status = "error"
+            // NOSCRIPT to EVALSHA is expected (EVAL follows); to EVAL it is a Redis that runs no
+            // scripts, an error like any other (red team 2, F23).
+            case .success(.error(let message)) where !(operation == "evalsha" && message.hasPrefix("NOSCRIPT")): status = "error"
             case .success: status = "ok"
             case .failure(RedisConnectionError.timeout): status = "timeout"
             case .failure: status = "unavailable"

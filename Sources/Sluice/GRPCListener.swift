@@ -12,7 +12,8 @@ import ServiceLifecycle
 
 /// The gRPC listener on its own Unix socket (`--grpc-socket`): Sluice's `sluice.v1.RateLimiter`
 /// and Envoy's RLS v3 on the same limiter and metrics as the HTTP API. Never on TCP: these
-/// calls change state.
+/// calls change state. Bounded like the API socket: a connection cap (draining the connection
+/// quiet for longest), and an idle timeout (red team 2, F2).
 struct GRPCListener: Service {
     let path: String
     let mode: UInt32
@@ -21,7 +22,8 @@ struct GRPCListener: Service {
 
     init(
         path: String, mode: UInt32, group: MultiThreadedEventLoopGroup, limiter: RateLimiter,
-        remote: (any AsyncRemoteDecider)?, metrics: SluiceMetrics, logger: Logger
+        remote: (any AsyncRemoteDecider)?, metrics: SluiceMetrics, connections: ConnectionRegistry, idleTimeout: TimeAmount,
+        logger: Logger
     ) {
         self.path = path
         self.mode = mode
@@ -33,8 +35,15 @@ struct GRPCListener: Service {
                 durations[GRPCEndpoint.allCases.firstIndex(of: endpoint) ?? 0].recordNanoseconds(ns)
             },
             unmatched: { reason in unmatched[UnmatchedDescriptor.allCases.firstIndex(of: reason) ?? 0].increment() })
+        var config = HTTP2ServerTransport.Posix.Config.defaults
+        config.connection.maxIdleTime = .nanoseconds(idleTimeout.nanoseconds)
+        config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(ConnectionAdmissionHandler(registry: connections), position: .first)
+            }
+        }
         let transport = HTTP2ServerTransport.Posix(
-            address: .unixDomainSocket(path: path), transportSecurity: .plaintext, eventLoopGroup: group)
+            address: .unixDomainSocket(path: path), transportSecurity: .plaintext, config: config, eventLoopGroup: group)
         server = GRPCServer(transport: transport, services: [
             SluiceGRPCService(limiter: limiter, remote: remote, observers: observers),
             EnvoyRateLimitService(limiter: limiter, remote: remote, observers: observers),
@@ -46,8 +55,12 @@ struct GRPCListener: Service {
         defer { UnixSocketPath.remove(path) }
         let server = self.server
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await server.serve() }
-            guard try await server.listeningAddress != nil else { return }
+            // Bound under a private umask, then given its mode (red team 2, F21).
+            let listening = try await UnixSocketPath.bindingPrivately {
+                group.addTask { try await server.serve() }
+                return try await server.listeningAddress
+            }
+            guard listening != nil else { return }
             try UnixSocketPath.setMode(path, mode)
             logger.info("grpc listening", metadata: ["grpc_socket": "\(path)"])
             try await gracefulShutdown()

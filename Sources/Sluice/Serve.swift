@@ -40,10 +40,10 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Turn off the admin endpoints (/v1/rules, /v1/reload).")
     var noAdmin = false
 
-    @Option(help: "Most simultaneous API connections; more are closed.")
+    @Option(help: "Most simultaneous connections per socket (API and gRPC); at the cap the longest-idle one is closed to admit a new one.")
     var maxConnections = 1024
 
-    @Option(help: "Most API requests processed at once; more get 503.")
+    @Option(help: "Most requests waiting for the Redis backend at once; more get 503. (The memory backend decides at once and never waits.)")
     var maxInflight = 4096
 
     @Option(help: "Close a connection idle for this long (e.g. 60s).")
@@ -70,7 +70,10 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--grpc-socket must differ from --socket")
         }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
-        guard maxInflight >= 0 else { throw ValidationError("--max-inflight must not be negative") }
+        guard maxInflight >= 1 else { throw ValidationError("--max-inflight must be at least 1") }
+        guard socket.utf8.count <= UnixSocketPath.maxBytes, grpcSocket.map({ $0.utf8.count <= UnixSocketPath.maxBytes }) ?? true else {
+            throw ValidationError("--socket and --grpc-socket must be at most \(UnixSocketPath.maxBytes) bytes (a Unix socket path limit)")
+        }
     }
 
     func run() async throws {
@@ -83,10 +86,15 @@ struct Serve: AsyncParsableCommand {
             printError("sluice: invalid configuration\(config.map { " in \($0)" } ?? ""): \(error.description)")
             throw ExitCode(1)
         }
-        let metrics = SluiceMetrics(version: SluiceCommand.version)
-        let limiter = RateLimiter(rules: configuration.rules, clock: SystemClock()) { rule in
-            metrics.recorder(forRule: rule.name)
-        }
+        let metrics = SluiceMetrics(version: SluiceCommand.version, revision: SluiceCommand.revision)
+        let limiter = RateLimiter(
+            rules: configuration.rules, clock: SystemClock(),
+            makeRecorder: { rule in metrics.recorder(forRule: rule.name) },
+            rulesInstalled: { rules in
+                metrics.rules.retain(only: Set(rules.rules.map(\.name)))
+                metrics.rulesInForce(sha256: rules.sha256)
+            })
+        metrics.configLoaded(true, unixSeconds: Double(SystemClock().now) / 1e9)
         let readiness = Readiness()
         readiness.setConfigLoaded(true)
         // The process-wide group (never shut down: the gRPC transport may still close
@@ -113,7 +121,10 @@ struct Serve: AsyncParsableCommand {
         settings.metricsHost = host
         settings.metricsPort = port
         settings.socketMode = UInt32(socketMode, radix: 8) ?? 0o660
-        settings.maxConnections = maxConnections
+        let caps = fittedConnectionCaps(settings: settings, logger: logger)
+        settings.maxConnections = caps.api
+        settings.maxMetricsConnections = caps.metrics
+        settings.connectionObserver = { listener in Self.observer(metrics, listener: listener) }
         settings.idleTimeout = .nanoseconds(DurationParser.parse(idleTimeout) ?? 60_000_000_000)
         settings.requestTimeout = .nanoseconds(DurationParser.parse(requestTimeout) ?? 10_000_000_000)
 
@@ -125,10 +136,12 @@ struct Serve: AsyncParsableCommand {
         ]
         if let grpcSocket {
             let remote = redis.map { RedisGRPCDecider(store: $0, group: group) }
+            let connections = ConnectionRegistry(
+                maxConnections: caps.grpc, minQuietToDrain: .seconds(1), observer: Self.observer(metrics, listener: "grpc"))
             services.append(.init(
                 service: GRPCListener(
                     path: grpcSocket, mode: settings.socketMode, group: group, limiter: limiter, remote: remote,
-                    metrics: metrics, logger: logger),
+                    metrics: metrics, connections: connections, idleTimeout: settings.idleTimeout, logger: logger),
                 successTerminationBehavior: .gracefullyShutdownGroup))
         }
         if let path = config {
@@ -145,6 +158,32 @@ struct Serve: AsyncParsableCommand {
         }
         await redis?.shutdown()
         // The singleton group is not shut down: the process exits next.
+    }
+}
+
+extension Serve {
+    /// The connection caps of the API, gRPC and metrics listeners, fitted to the open-file limit
+    /// (raised to its hard limit first): running out of descriptors stalls every listener and
+    /// the config watcher, so the caps shrink instead, with a warning saying what to do.
+    func fittedConnectionCaps(settings: ServerSettings, logger: Logger) -> (api: Int, grpc: Int, metrics: Int) {
+        let wanted = [maxConnections, grpcSocket == nil ? 0 : maxConnections, settings.maxMetricsConnections]
+        guard let available = FileDescriptorLimit.raiseToHardLimit() else { return (wanted[0], wanted[1], wanted[2]) }
+        let fitted = FileDescriptorLimit.fit(wanted, available: available)
+        if fitted != wanted {
+            logger.warning(
+                "the open-file limit cannot hold every connection cap; caps lowered. Raise the limit (ulimit -n, or the container runtime's nofile) or lower --max-connections",
+                metadata: ["nofile": "\(available)", "api": "\(fitted[0])", "grpc": "\(fitted[1])", "metrics": "\(fitted[2])"])
+        }
+        return (fitted[0], max(fitted[1], 1), fitted[2])
+    }
+
+    static func observer(_ metrics: SluiceMetrics, listener: String) -> ConnectionObserver {
+        let (open, rejected) = metrics.connections(listener: listener)
+        let drained = rejected["idle_drained"]
+        let busy = rejected["all_busy"]
+        return ConnectionObserver(
+            opened: { open.increment() }, closed: { open.decrement() },
+            rejected: { reason in (reason == .idleDrained ? drained : busy)?.increment() })
     }
 }
 

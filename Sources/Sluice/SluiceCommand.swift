@@ -4,6 +4,8 @@ import ArgumentParser
 @main
 struct SluiceCommand: AsyncParsableCommand {
     static let version = "0.1.0"
+    /// The source revision; release builds replace it (scripts/build-release, Dockerfile).
+    static let revision = buildRevision
 
     static let configuration = CommandConfiguration(
         commandName: "sluice",

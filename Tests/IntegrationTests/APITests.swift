@@ -111,12 +111,11 @@ let testRules = """
         #expect(client.isClosedByPeer())
     }
 
-    @Test func shedsWhenInflightIsCapped() throws {
-        let sluice = try SluiceProcess(arguments: ["--max-inflight", "0"], config: testRules)
-        defer { sluice.stop() }
-        let r = try sluice.api("POST", "/v1/check", body: #"{"rule":"api","key":"k"}"#)
-        #expect(r.status == 503)
-        #expect(try sluice.metric("rate_limiter_shed_total") == 1)
+    /// F19: a cap of 0 would refuse everything, admin included; it is refused at start.
+    @Test func aZeroInflightCapIsRefusedAtStart() throws {
+        let result = try runSluice(["serve", "--max-inflight", "0", "--socket", "/tmp/sluice-never.sock"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--max-inflight must be at least 1"))
     }
 
     @Test func pipelinedRequestsAreAnsweredInOrder() throws {

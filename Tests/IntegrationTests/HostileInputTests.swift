@@ -39,13 +39,21 @@ import Testing
         #expect(try sluice.api("POST", "/v1/check", body: #"{"rule":"api","key":"after"}"#).status == 200)
     }
 
-    @Test func connectionsBeyondTheCapAreClosedOthersKeepBeingServed() throws {
+    /// At the cap the longest-idle keep-alive connection makes room (issue 16): a client that
+    /// leaks connections can never lock the application out.
+    @Test func atTheCapTheLongestIdleConnectionMakesRoom() throws {
         let sluice = try SluiceProcess(arguments: ["--max-connections", "4"], config: testRules)
         defer { sluice.stop() }
         let held = try (0..<4).map { _ in try sluice.client() }
         for client in held { #expect(try client.request("GET", "/v1/rules").status == 200) }
+        // held[0] is now the longest idle.
+        for client in held.dropFirst() { #expect(try client.request("GET", "/v1/status?rule=api&key=k").status == 200) }
         let extra = try sluice.client()
-        #expect(extra.isClosedByPeer())
-        for client in held { #expect(try client.request("GET", "/v1/status?rule=api&key=k").status == 200) }
+        #expect(try extra.request("GET", "/v1/status?rule=api&key=k").status == 200)
+        #expect(held[0].isClosedByPeer())
+        for client in held.dropFirst() { #expect(try client.request("GET", "/v1/status?rule=api&key=k").status == 200) }
+        #expect(try sluice.metric(#"rate_limiter_connections_rejected_total{listener="api",reason="idle_drained"}"#) == 1)
+        #expect(try sluice.metric(#"rate_limiter_connections_rejected_total{listener="api",reason="all_busy"}"#) == 0)
+        #expect(try sluice.metric(#"rate_limiter_connections{listener="api"}"#) == 4)
     }
 }

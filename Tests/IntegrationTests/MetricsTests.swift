@@ -22,7 +22,7 @@ import Testing
         #expect(try sluice.metric(#"rate_limiter_token_bucket_size_count{rule="login"}"#) == Double(n))
         #expect(try sluice.metric(#"rate_limiter_request_duration_seconds_count{endpoint="check"}"#) == Double(n))
         #expect(try sluice.metric(#"rate_limiter_active_clients{rule="login"}"#) == 5)
-        #expect(try sluice.metric(#"rate_limiter_build_info{version="0.1.0"}"#) == 1)
+        #expect(try sluice.metric(#"rate_limiter_build_info{version="0.1.0",revision="unknown"}"#) == 1)
         #expect(try sluice.metric("process_resident_memory_bytes").map { $0 > 1_000_000 } == true)
         #expect(try sluice.metric("process_open_fds").map { $0 > 3 } == true)
     }

@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import RateLimitGRPC
+import RateLimitHTTP
 import RateLimitTestSupport
 import Testing
 
@@ -90,5 +91,32 @@ extension Sequence {
         var out: [T] = []
         for element in self { out.append(try await transform(element)) }
         return out
+    }
+}
+
+/// Red team 2, F2: the gRPC socket has a connection cap and drains the connection quiet for
+/// longest, so idle connections can neither exhaust descriptors nor lock a client out.
+@Suite(.serialized) struct GRPCConnectionCapTests {
+    @Test func idleConnectionsMakeRoomForANewClient() async throws {
+        let sockets = TemporaryDirectory()
+        defer { sockets.remove() }
+        let grpcSocket = sockets.file("grpc.sock")
+        let sluice = try SluiceProcess(arguments: ["--grpc-socket", grpcSocket, "--max-connections", "8"], config: grpcRulesYAML)
+        defer { sluice.stop() }
+        #expect(poll { FileManager.default.fileExists(atPath: grpcSocket) })
+        let idle = try (0..<8).map { _ in try BlockingHTTPClient(unixSocket: grpcSocket) }
+        #expect(poll { (try? sluice.metric(#"rate_limiter_connections{listener="grpc"}"#)) == 8 })
+        try await Task.sleep(for: .milliseconds(1100))  // the drain needs a connection quiet for 1 s
+        try await withGRPCClient(
+            transport: .http2NIOPosix(target: .unixDomainSocket(path: grpcSocket), transportSecurity: .plaintext)
+        ) { client in
+            let api = Sluice_V1_RateLimiter.Client(wrapping: client)
+            let decision = try await api.checkLimit(checkRequest("per-ip", "192.0.2.9")).decision
+            #expect(decision.allowed)
+        }
+        #expect(try sluice.metric(#"rate_limiter_connections_rejected_total{listener="grpc",reason="idle_drained"}"#) == 1)
+        // One idle connection made room; the new client has left: 7 remain.
+        #expect(poll { (try? sluice.metric(#"rate_limiter_connections{listener="grpc"}"#)) == 7 })
+        withExtendedLifetime(idle) {}
     }
 }

@@ -1,0 +1,123 @@
+public import RateLimitCore
+import Synchronization
+
+/// One rule's decision counters and remaining-units histogram; records each committed decision.
+public final class RuleMetrics: DecisionRecorder {
+    struct Counts {
+        var allowed: UInt64 = 0
+        var denied: UInt64 = 0
+        var hits: UInt64 = 0
+        var shadowDenied: UInt64 = 0
+        var activeClients = 0
+        /// Per bucket of `SluiceMetrics.remainingBuckets` (not cumulative), then +Inf.
+        var buckets = [UInt64](repeating: 0, count: SluiceMetrics.remainingBuckets.count + 1)
+        var sum: Double = 0
+    }
+
+    let rule: String
+    /// `rule="…"`, escaped once.
+    let label: String
+    let counts = Mutex(Counts())
+
+    init(rule: String) {
+        self.rule = rule
+        self.label = "rule=\"\(RuleMetricsTable.escape(rule))\""
+    }
+
+    public func record(allowed: Bool, limitHit: Bool, shadowDenied: Bool, remaining: Int64) {
+        let value = Double(remaining)
+        let bucket = SluiceMetrics.remainingBuckets.firstIndex { value <= $0 } ?? SluiceMetrics.remainingBuckets.count
+        counts.withLock { c in
+            if allowed { c.allowed &+= 1 } else { c.denied &+= 1 }
+            if limitHit { c.hits &+= 1 }
+            if shadowDenied { c.shadowDenied &+= 1 }
+            c.buckets[bucket] &+= 1
+            c.sum += value
+        }
+    }
+
+    /// `rate_limiter_active_clients{rule}`.
+    public func setActiveClients(_ n: Int) { counts.withLock { $0.activeClients = n } }
+}
+
+/// The live rules' series. Registering and removing a rule is O(1) (swift-prometheus copies a
+/// family's label map per registration, which made installing n rules O(n²) and kept a removed
+/// rule's series forever: red team 2, F5 and F10).
+public final class RuleMetricsTable: Sendable {
+    private let live = Mutex<(byName: [String: RuleMetrics], order: [String])>(([:], []))
+
+    /// The recorder of `rule`, created on first use.
+    func recorder(forRule rule: String) -> RuleMetrics {
+        live.withLock { table in
+            if let existing = table.byName[rule] { return existing }
+            let made = RuleMetrics(rule: rule)
+            table.byName[rule] = made
+            table.order.append(rule)
+            return made
+        }
+    }
+
+    /// Removes the series of every rule not in `names`.
+    public func retain(only names: Set<String>) {
+        live.withLock { table in
+            guard table.byName.keys.contains(where: { !names.contains($0) }) else { return }
+            table.order.removeAll { !names.contains($0) }
+            table.byName = table.byName.filter { names.contains($0.key) }
+        }
+    }
+
+    /// The rules with series, in the order they were first recorded.
+    public var ruleNames: [String] { live.withLock { $0.order } }
+
+    func render(into buffer: inout [UInt8]) {
+        let rules = live.withLock { table in table.order.compactMap { table.byName[$0] } }
+        guard !rules.isEmpty else { return }
+        let snapshot = rules.map { ($0.label, $0.counts.withLock { $0 }) }
+        var out = ""
+        out += "# HELP rate_limiter_request_total Rate-limit decisions by rule and verdict.\n# TYPE rate_limiter_request_total counter\n"
+        for (label, c) in snapshot {
+            out += "rate_limiter_request_total{\(label),allowed=\"true\"} \(c.allowed)\n"
+            out += "rate_limiter_request_total{\(label),allowed=\"false\"} \(c.denied)\n"
+        }
+        out += "# HELP rate_limiter_hits_total Requests denied because this rule's limit was hit.\n# TYPE rate_limiter_hits_total counter\n"
+        for (label, c) in snapshot { out += "rate_limiter_hits_total{\(label)} \(c.hits)\n" }
+        out += "# HELP rate_limiter_shadow_denied_total Requests a shadow rule allowed but would have denied.\n# TYPE rate_limiter_shadow_denied_total counter\n"
+        for (label, c) in snapshot { out += "rate_limiter_shadow_denied_total{\(label)} \(c.shadowDenied)\n" }
+        out += "# HELP rate_limiter_active_clients Keys with live state.\n# TYPE rate_limiter_active_clients gauge\n"
+        for (label, c) in snapshot { out += "rate_limiter_active_clients{\(label)} \(c.activeClients)\n" }
+        out += "# HELP rate_limiter_token_bucket_size Units remaining after each decision.\n# TYPE rate_limiter_token_bucket_size histogram\n"
+        for (label, c) in snapshot {
+            var cumulative: UInt64 = 0
+            for (i, bound) in SluiceMetrics.remainingBuckets.enumerated() {
+                cumulative &+= c.buckets[i]
+                out += "rate_limiter_token_bucket_size_bucket{\(label),le=\"\(Self.format(bound))\"} \(cumulative)\n"
+            }
+            cumulative &+= c.buckets[SluiceMetrics.remainingBuckets.count]
+            out += "rate_limiter_token_bucket_size_bucket{\(label),le=\"+Inf\"} \(cumulative)\n"
+            out += "rate_limiter_token_bucket_size_sum{\(label)} \(Self.format(c.sum))\n"
+            out += "rate_limiter_token_bucket_size_count{\(label)} \(cumulative)\n"
+        }
+        buffer.append(contentsOf: out.utf8)
+    }
+
+    /// Prometheus label-value escaping: backslash, double quote and newline.
+    static func escape(_ value: String) -> String {
+        var out = ""
+        out.reserveCapacity(value.utf8.count)
+        for ch in value.unicodeScalars {
+            switch ch {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(ch)
+            }
+        }
+        return out
+    }
+
+    /// A float the way Prometheus prints it: integers without a fraction.
+    static func format(_ value: Double) -> String {
+        if value.isFinite, value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return "\(value)"
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import RateLimitHTTP
+import RateLimitTestSupport
+import Testing
+
+/// Process-level regressions for red team 2 (`shared/reports/redteam-2.md`): what only a real
+/// process shows (sockets, descriptors, memory, modes).
+@Suite(.serialized) struct RedTeam2Tests {
+    private func rssAnonKiB(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("RssAnon:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    /// F4: 64 idle TCP connections no longer make the probes unreachable.
+    @Test func probesAnswerWhileTheMetricsPortIsFlooded() throws {
+        let sluice = try SluiceProcess(config: testRules)
+        defer { sluice.stop() }
+        let held = try (0..<64).map { _ in try BlockingHTTPClient(loopbackPort: sluice.metricsPort) }
+        #expect(poll { (try? sluice.metric(#"rate_limiter_connections{listener="metrics"}"#)) ?? 0 >= 64 })
+        for path in ["/healthz", "/readyz", "/metrics"] {
+            let start = ContinuousClock.now
+            #expect(try sluice.ops("GET", path).status == 200)
+            #expect(ContinuousClock.now - start < .milliseconds(500), "\(path) waited for a free connection")
+        }
+        #expect(held.contains { $0.isClosedByPeer() })
+    }
+
+    /// F6: answers a client never reads stop the reading; memory stays bounded.
+    @Test func unreadAnswersDoNotPileUp() throws {
+        let sluice = try SluiceProcess(config: testRules)
+        defer { sluice.stop() }
+        let before = rssAnonKiB(sluice.pid)
+        let fd = try BlockingHTTPClient.connectLoopback(port: sluice.metricsPort)
+        defer { close(fd) }
+        var small: Int32 = 4096
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        let requests = Array(String(repeating: "GET /metrics HTTP/1.1\r\n\r\n", count: 2000).utf8)
+        let deadline = ContinuousClock.now + .seconds(3)
+        var sent = 0
+        while ContinuousClock.now < deadline, sent < 60 * requests.count {
+            let n = requests.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n > 0 { sent += n } else { usleep(10_000) }
+        }
+        let after = rssAnonKiB(sluice.pid)
+        #expect(after - before < 32 * 1024, "RssAnon grew from \(before) to \(after) KiB")
+        #expect(try sluice.ops("GET", "/healthz").status == 200)
+    }
+
+    /// F10: a removed rule's series leave /metrics.
+    @Test func removedRulesLeaveNoSeries() throws {
+        let sluice = try SluiceProcess(config: testRules)
+        defer { sluice.stop() }
+        let client = try sluice.client()
+        for i in 0..<300 {
+            #expect(try client.request("PUT", "/v1/rules/tmp-\(i)", body: #"{"algorithm":"token_bucket","limit":5,"period":"1s"}"#).status == 201)
+            #expect(try client.request("POST", "/v1/check", body: #"{"rule":"tmp-\#(i)","key":"k"}"#).status == 200)
+            #expect(try client.request("DELETE", "/v1/rules/tmp-\(i)").status == 200)
+        }
+        let metrics = try sluice.ops("GET", "/metrics").text
+        #expect(!metrics.contains("tmp-"))
+        #expect(metrics.contains(#"rate_limiter_request_total{rule="api",allowed="true"}"#))
+    }
+
+    /// F13 and the neutral rule tree: a PUT body's strings arrive as sent; errors name JSON paths.
+    @Test func rulePutKeepsKeysAndNamesJSONPaths() throws {
+        let sluice = try SluiceProcess(config: testRules)
+        defer { sluice.stop() }
+        let put = try sluice.api("PUT", "/v1/rules/o1", body: #"{"algorithm":"token_bucket","limit":5,"period":"1s","overrides":[{"key":"a\u0085b","limit":100},{"key":"\ufeffvip","limit":100}]}"#)
+        #expect(put.status == 201)
+        #expect(try sluice.api("POST", "/v1/check", body: #"{"rule":"o1","key":"a\u0085b"}"#).text.contains(#""limit":100"#))
+        #expect(try sluice.api("POST", "/v1/check", body: #"{"rule":"o1","key":"a b"}"#).text.contains(#""limit":5"#))
+        #expect(try sluice.api("POST", "/v1/check", body: #"{"rule":"o1","key":"\ufeffvip"}"#).text.contains(#""limit":100"#))
+        let bad = try sluice.api("PUT", "/v1/rules/x", body: #"{"algorithm":"token_bucket","limit":"ten","period":"1s"}"#)
+        #expect(bad.status == 400)
+        #expect(bad.text.contains("$.limit: must be an integer"), "\(bad.text)")
+    }
+
+    /// F17: the socket path limit is NIO's 103 bytes, said at start.
+    @Test func socketPathLimitIsCheckedAtStart() throws {
+        let path = "/tmp/" + String(repeating: "p", count: 99)  // 104 bytes
+        let result = try runSluice(["serve", "--socket", path])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("at most 103 bytes"), "\(result.stderr)")
+    }
+
+    /// F20: caps above the open-file limit are lowered, with a warning that says what to do.
+    @Test func connectionCapsFitTheOpenFileLimit() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let result = try runCommand("/bin/sh", ["-c", """
+            ulimit -n 256 && exec timeout --preserve-status -s TERM 2 '\(sluiceBinary())' serve --socket '\(directory.file("s.sock"))' \
+              --metrics-address 127.0.0.1:\(freeLoopbackPort()) --max-connections 1024
+            """])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("caps lowered") && result.stderr.contains("ulimit -n"), "\(result.stderr)")
+    }
+
+    /// F21: the socket never exists with a looser mode than --socket-mode, even under umask 000.
+    @Test func theSocketIsNeverWorldAccessible() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let socket = directory.file("s.sock")
+        let previous = umask(0)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: sluiceBinary())
+        process.arguments = ["serve", "--socket", socket, "--metrics-address", "127.0.0.1:\(freeLoopbackPort())"]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        umask(previous)
+        defer { process.terminate(); process.waitUntilExit() }
+        var modes = Set<UInt32>()
+        let deadline = ContinuousClock.now + .seconds(10)
+        var info = stat()
+        while ContinuousClock.now < deadline, modes.count < 2 || !modes.contains(0o660) {
+            if lstat(socket, &info) == 0 { modes.insert(UInt32(info.st_mode) & 0o777) }
+        }
+        #expect(modes.contains(0o660))
+        #expect(modes.allSatisfy { $0 & 0o007 == 0 }, "modes seen: \(modes.map { String($0, radix: 8) })")
+    }
+}
