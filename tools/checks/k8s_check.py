@@ -13,7 +13,9 @@
                                securityContext, resources
 
 Rendering uses `kubectl kustomize` (or `kustomize build`); without either, a minimal built-in
-renderer handles what k8s/ uses: resources (files and directories) and configMapGenerator.
+renderer handles what k8s/ uses: resources (files and directories), components with JSON
+patches (op add/replace/remove on a kind/name target), and configMapGenerator (never hashed:
+k8s/ disables the name suffix).
 """
 import json
 import os
@@ -42,15 +44,36 @@ def render(path):
     return [d for d in yaml.safe_load_all(out) if d], " ".join(cmd[:2])
 
 
-def mini_kustomize(directory):
+def json_patch(obj, ops):
+    for op in ops:
+        *parents, last = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].lstrip("/").split("/")]
+        node = obj
+        for p in parents:
+            node = node[int(p)] if isinstance(node, list) else node[p]
+        if op["op"] == "remove":
+            del node[int(last) if isinstance(node, list) else last]
+        elif op["op"] in ("add", "replace"):
+            node[last] = op["value"]
+        else:
+            raise ValueError(f"built-in renderer: JSON patch op {op['op']} not supported")
+
+
+def mini_kustomize(directory, objs=None):
     k = yaml.safe_load(open(os.path.join(directory, "kustomization.yaml")))
-    objs = []
+    objs = [] if objs is None else objs
     for res in k.get("resources", []):
         p = os.path.join(directory, res)
         if os.path.isdir(p):
             objs += mini_kustomize(p)
         else:
             objs += [d for d in yaml.safe_load_all(open(p)) if d]
+    for comp in k.get("components", []):
+        objs = mini_kustomize(os.path.join(directory, comp), objs)
+    for patch in k.get("patches", []):
+        target = patch.get("target", {})
+        for o in objs:
+            if all((o.get("kind") if key == "kind" else o["metadata"].get(key)) == v for key, v in target.items()):
+                json_patch(o, yaml.safe_load(patch["patch"]))
     for gen in k.get("configMapGenerator", []):
         data = {}
         for f in gen.get("files", []):
