@@ -14,8 +14,12 @@
                                             is paused (SIGSTOP) and later restarted mid-run, and
                                             one with the memory backend. For each, every dashboard
                                             query ($namespace/$pod set to that sluice) and every
-                                            recording rule must return data; the Redis failure
-                                            panels must have shown the outages
+                                            recording rule must return data (queries reading
+                                            kube_*/container_* series are SKIPped, see
+                                            K8S_SOURCED); the Redis failure panels must have
+                                            shown the outages; every recording rule and alert
+                                            (RULES' directory's sluice-alerts.yml) must evaluate
+                                            without error
 
 RENDERDIR is what `k8s_check.py render` wrote. Everything listens on 127.0.0.1 only, every
 wait has a deadline, and every process started here is stopped on exit.
@@ -393,8 +397,21 @@ def redis_outage(sc, what, begin, end, hold=2.5):
     return ok
 
 
+def rules_health(prom):
+    """[(group/rule name, health, lastError)] of every rule prometheus evaluates."""
+    status, body = http_get(f"{prom}/api/v1/rules", timeout=5)
+    if status != 200:
+        return [("rules API", "err", f"HTTP {status}")]
+    return [(f"{g['name']}/{r['name']}", r.get("health"), r.get("lastError", ""))
+            for g in json.loads(body)["data"]["groups"] for r in g["rules"]]
+
+
 def cmd_live(binary, dashboard_path, recording_path, tmp):
     t_start = time.monotonic()
+    # The alerts next to the recording rules are loaded too: prometheus must evaluate every one
+    # of them without an error (a many-to-many join shows up only at evaluation, on real series).
+    alerts_path = os.path.join(os.path.dirname(os.path.abspath(recording_path)), "sluice-alerts.yml")
+    alerts_path = alerts_path if os.path.exists(alerts_path) else None
     redis, rport = start_redis(tmp)
     memory_rules = open(LIVE_RULES).read()
     rules = yaml.safe_load(memory_rules)
@@ -413,7 +430,7 @@ def cmd_live(binary, dashboard_path, recording_path, tmp):
     with open(prom_cfg, "w") as f:
         yaml.safe_dump({
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-            "rule_files": [os.path.abspath(recording_path)],
+            "rule_files": [os.path.abspath(recording_path)] + ([os.path.abspath(alerts_path)] if alerts_path else []),
             "scrape_configs": [{"job_name": "sluice", "static_configs": [
                 {"targets": [f"127.0.0.1:{sc.port}"], "labels": sc.labels} for sc in sidecars]}],
         }, f)
@@ -490,6 +507,9 @@ def cmd_live(binary, dashboard_path, recording_path, tmp):
             if not pending or time.monotonic() > deadline:
                 break
             time.sleep(1)
+        for rule, health, error in rules_health(prom):
+            report(health == "ok", f"live: prometheus evaluates rule {rule} without error",
+                   "" if health == "ok" else f"health {health}: {error}")
         for name, expr, _, allow in checks:
             ok, detail = outcome[name]
             if ok:
