@@ -4,7 +4,9 @@
   dashboard_check.py DASHBOARD.json
 
 Checks: importable structure (__inputs, __requires, stable uid, id null), the template
-variables the issue asks for, unique panel ids, grid positions inside the 24-column grid
+variables a fleet needs (datasource, cluster, namespace, workload, pod, rule), every panel with
+a unit and a description, every rate()/irate()/increase() over [$__rate_interval] (a fixed
+window is wrong at some zoom level or scrape interval), unique panel ids, grid positions inside the 24-column grid
 without overlaps, every ${DS_*} declared in __inputs (and every input used), every panel
 type listed in __requires, every $variable defined, and every PromQL query (panels and
 label_values() variables) parsed by `promtool check rules` after substituting variables.
@@ -17,7 +19,8 @@ import subprocess
 import sys
 import tempfile
 
-REQUIRED_VARS = {"datasource", "namespace", "pod", "rule"}
+REQUIRED_VARS = {"datasource", "cluster", "namespace", "workload", "pod", "rule"}
+RATE_FUNCS = re.compile(r"\b(rate|irate|increase)\s*\(")
 GRAFANA_BUILTINS = {"__rate_interval", "__interval", "__interval_ms", "__range", "__range_s", "__range_ms",
                     "__from", "__to", "__dashboard", "__name", "__org", "__user", "timeFilter"}
 # What a variable becomes when a query is run outside Grafana: "All" for the dashboard's
@@ -66,6 +69,20 @@ def queries(dash, values=None):
             if m and m.group(1):
                 out.append((f"variable {v['name']} (label {m.group(2)})", "label_values",
                             substitute(m.group(1), variables, values)))
+    return out
+
+
+def rate_windows(expr):
+    """[(function, window)] for every rate/irate/increase call: the range of its argument."""
+    out = []
+    for m in RATE_FUNCS.finditer(expr):
+        depth, i = 1, m.end()
+        while i < len(expr) and depth:
+            depth += {"(": 1, ")": -1}.get(expr[i], 0)
+            i += 1
+        arg = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr[m.end():i - 1])  # label values may hold brackets
+        ranges = re.findall(r"\[([^\]]*)\]", arg)
+        out.append((m.group(1), ranges[-1] if ranges else ""))
     return out
 
 
@@ -123,6 +140,10 @@ def check(dash, text):
             boxes.append((where, g))
         if p.get("type") == "row":
             continue
+        if not str(p.get("description", "")).strip():
+            errs.append(f"{where}: no description")
+        if not str(p.get("fieldConfig", {}).get("defaults", {}).get("unit", "")).strip():
+            errs.append(f"{where}: no unit (fieldConfig.defaults.unit)")
         ds = p.get("datasource", {})
         if not isinstance(ds, dict) or ds.get("type") != "prometheus":
             errs.append(f"{where}: datasource must be a prometheus reference")
@@ -135,6 +156,9 @@ def check(dash, text):
         for t in targets:
             if not t.get("expr", "").strip():
                 errs.append(f"{where} {t.get('refId')}: empty expr")
+            for fn, window in rate_windows(t.get("expr", "")):
+                if window != "$__rate_interval":
+                    errs.append(f"{where} {t.get('refId')}: {fn}() over [{window}], not [$__rate_interval]")
             for m in VAR_RE.finditer(t.get("expr", "") + t.get("legendFormat", "")):
                 name = m.group(1) or m.group(2) or m.group(3)
                 if name not in variables and name not in GRAFANA_BUILTINS:

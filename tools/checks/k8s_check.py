@@ -5,10 +5,17 @@
                                OUTDIR/<variant>.validate.yaml (without CRD kinds, for
                                kubernetes-validate), OUTDIR/<variant>.sidecar.json (the sluice
                                sidecar's args, probes and ConfigMap rules, for the binary checks)
-  k8s_check.py consistency     cross-object checks (below) on every variant
+  k8s_check.py consistency     cross-object checks (below) on every variant: sidecar args
+                               (--no-admin), probes, socket (read-only in the app), rules
+                               ConfigMap (plain name, directory mount), exactly one way to be
+                               scraped (annotations or PodMonitor), NetworkPolicy on the metrics
+                               port, metrics Service publishing not-ready pods, selectors,
+                               securityContext, resources
 
 Rendering uses `kubectl kustomize` (or `kustomize build`); without either, a minimal built-in
-renderer handles what k8s/ uses: resources (files and directories) and configMapGenerator.
+renderer handles what k8s/ uses: resources (files and directories), components with JSON
+patches (op add/replace/remove on a kind/name target), and configMapGenerator (never hashed:
+k8s/ disables the name suffix).
 """
 import json
 import os
@@ -19,7 +26,8 @@ import sys
 import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-VARIANTS = {"base": "k8s/base", "redis": "k8s/overlays/redis"}
+VARIANTS = {"base": "k8s/base", "redis": "k8s/overlays/redis", "prometheus-operator": "k8s/overlays/prometheus-operator"}
+RULES_CONFIGMAP = "sluice-rules"  # mounted under this plain name (no hash suffix): rules reload in place
 CRD_KINDS = {"PodMonitor", "ServiceMonitor", "PrometheusRule"}
 SIDECAR = "sluice"
 
@@ -36,15 +44,36 @@ def render(path):
     return [d for d in yaml.safe_load_all(out) if d], " ".join(cmd[:2])
 
 
-def mini_kustomize(directory):
+def json_patch(obj, ops):
+    for op in ops:
+        *parents, last = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].lstrip("/").split("/")]
+        node = obj
+        for p in parents:
+            node = node[int(p)] if isinstance(node, list) else node[p]
+        if op["op"] == "remove":
+            del node[int(last) if isinstance(node, list) else last]
+        elif op["op"] in ("add", "replace"):
+            node[last] = op["value"]
+        else:
+            raise ValueError(f"built-in renderer: JSON patch op {op['op']} not supported")
+
+
+def mini_kustomize(directory, objs=None):
     k = yaml.safe_load(open(os.path.join(directory, "kustomization.yaml")))
-    objs = []
+    objs = [] if objs is None else objs
     for res in k.get("resources", []):
         p = os.path.join(directory, res)
         if os.path.isdir(p):
             objs += mini_kustomize(p)
         else:
             objs += [d for d in yaml.safe_load_all(open(p)) if d]
+    for comp in k.get("components", []):
+        objs = mini_kustomize(os.path.join(directory, comp), objs)
+    for patch in k.get("patches", []):
+        target = patch.get("target", {})
+        for o in objs:
+            if all((o.get("kind") if key == "kind" else o["metadata"].get(key)) == v for key, v in target.items()):
+                json_patch(o, yaml.safe_load(patch["patch"]))
     for gen in k.get("configMapGenerator", []):
         data = {}
         for f in gen.get("files", []):
@@ -129,6 +158,8 @@ def consistency(objs):
     for flag in ("--config", "--socket", "--metrics-address"):
         if not args.get(flag):
             errs.append(f"sidecar: {flag} missing from args")
+    if "--no-admin" not in args:
+        errs.append("sidecar: --no-admin missing from args (rules come from the ConfigMap only)")
     if errs:
         return errs
     metrics_port = int(args["--metrics-address"].rsplit(":", 1)[1])
@@ -146,8 +177,29 @@ def consistency(objs):
         errs.append("sidecar: livenessProbe must use /healthz")
     if c.get("readinessProbe", {}).get("httpGet", {}).get("path") != "/readyz":
         errs.append("sidecar: readinessProbe must use /readyz")
-    if annotations.get("prometheus.io/scrape") != "true" or annotations.get("prometheus.io/port") != str(metrics_port):
-        errs.append("pod: prometheus.io/scrape must be \"true\" and prometheus.io/port the metrics port")
+    podmonitors = [o for o in objs if o["kind"] == "PodMonitor"]
+    annotated = annotations.get("prometheus.io/scrape") == "true"
+    if annotated and podmonitors:
+        errs.append("pod: scraped twice: prometheus.io/scrape \"true\" and a PodMonitor (use one of them)")
+    elif not annotated and not podmonitors:
+        errs.append("pod: not scraped: neither prometheus.io/scrape \"true\" nor a PodMonitor")
+    elif annotated and annotations.get("prometheus.io/port") != str(metrics_port):
+        errs.append("pod: prometheus.io/port must be the metrics port")
+    for pm in podmonitors:
+        for ep in pm["spec"]["podMetricsEndpoints"]:
+            if not any(r.get("targetLabel") == "workload" for r in ep.get("relabelings", [])):
+                errs.append(f"PodMonitor {pm['metadata']['name']}: no relabeling sets the workload label")
+    cfg_mount = next((m for m in c.get("volumeMounts", [])
+                      if m["mountPath"].rstrip("/") == os.path.dirname(args["--config"])), None)
+    if cfg_mount is None or cfg_mount.get("subPath") or not cfg_mount.get("readOnly"):
+        errs.append("sidecar: the --config directory must be a read-only directory mount (no subPath: "
+                    "subPath mounts never see ConfigMap updates)")
+    else:
+        cm = next((v.get("configMap", {}).get("name") for v in spec.get("volumes", [])
+                   if v["name"] == cfg_mount["name"]), None)
+        if cm != RULES_CONFIGMAP:
+            errs.append(f"sidecar: rules ConfigMap is {cm!r}, expected the plain name {RULES_CONFIGMAP!r} "
+                        "(generatorOptions.disableNameSuffixHash: true) so that rules reload in place")
     try:
         info = sidecar_info(objs)
         yaml.safe_load(info["rules"])
@@ -159,8 +211,22 @@ def consistency(objs):
     if not sock_vol or "emptyDir" not in vols.get(sock_vol, {}):
         errs.append("sidecar: the --socket directory must be an emptyDir mount")
     for app in spec.get("containers", []):
-        if not any(m["name"] == sock_vol for m in app.get("volumeMounts", [])):
+        mount = next((m for m in app.get("volumeMounts", []) if m["name"] == sock_vol), None)
+        if not mount:
             errs.append(f"container {app['name']}: does not mount the socket volume {sock_vol}")
+        elif not mount.get("readOnly"):
+            errs.append(f"container {app['name']}: must mount the socket volume {sock_vol} read-only")
+    policies = [o for o in objs if o["kind"] == "NetworkPolicy"
+                and all(labels.get(k) == v for k, v in o["spec"]["podSelector"].get("matchLabels", {}).items())
+                and o["spec"]["podSelector"].get("matchLabels")]
+    metrics_rules = [r for np in policies for r in np["spec"].get("ingress", [])
+                     if any(p.get("port") in ("metrics", metrics_port) for p in r.get("ports", []))]
+    if not metrics_rules:
+        errs.append("NetworkPolicy: none selects the pods and admits the metrics port")
+    for r in metrics_rules:
+        peers = r.get("from", [])
+        if not peers or any(not (p.get("podSelector") or p.get("namespaceSelector")) or p.get("ipBlock") for p in peers):
+            errs.append("NetworkPolicy: the metrics port must be open only to selected (Prometheus) pods")
     psc = spec.get("securityContext", {})
     if psc.get("seccompProfile", {}).get("type") != "RuntimeDefault" or not psc.get("runAsNonRoot"):
         errs.append("pod: securityContext needs runAsNonRoot and seccompProfile RuntimeDefault")
@@ -179,6 +245,9 @@ def consistency(objs):
         elif o["kind"] == "Service" and o["spec"].get("selector", {}).get("app.kubernetes.io/name") == labels.get(
                 "app.kubernetes.io/name"):
             sel = o["spec"]["selector"]
+            if not o["spec"].get("publishNotReadyAddresses"):
+                errs.append(f"Service {o['metadata']['name']}: publishNotReadyAddresses must be true "
+                            "(scrape a sidecar that fails /readyz)")
             for p in o["spec"]["ports"]:
                 try:
                     port_number(c, p["targetPort"])

@@ -14,14 +14,19 @@
                                             is paused (SIGSTOP) and later restarted mid-run, and
                                             one with the memory backend. For each, every dashboard
                                             query ($namespace/$pod set to that sluice) and every
-                                            recording rule must return data; the Redis failure
-                                            panels must have shown the outages
+                                            recording rule must return data (queries reading
+                                            kube_*/container_* series are SKIPped, see
+                                            K8S_SOURCED); the Redis failure panels must have
+                                            shown the outages; every recording rule and alert
+                                            (RULES' directory's sluice-alerts.yml) must evaluate
+                                            without error
 
 RENDERDIR is what `k8s_check.py render` wrote. Everything listens on 127.0.0.1 only, every
 wait has a deadline, and every process started here is stopped on exit.
 """
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -42,11 +47,19 @@ import dashboard_check  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIVE_RULES = os.path.join(HERE, "live-rules.yaml")
 
-# The live check's sidecars: their target labels in prometheus (what $namespace and $pod select).
+# The live check's sidecars: their target labels in prometheus (what $cluster, $namespace,
+# $workload and $pod select), as the Kubernetes scrape configs would set them.
 LIVE_SIDECARS = {
-    "redis": {"namespace": "live-redis", "pod": "sluice-redis-0"},
-    "memory": {"namespace": "live-memory", "pod": "sluice-memory-0"},
+    "redis": {"cluster": "live", "namespace": "live-redis", "workload": "sluice-redis", "pod": "sluice-redis-0"},
+    "memory": {"cluster": "live", "namespace": "live-memory", "workload": "sluice-memory", "pod": "sluice-memory-0"},
 }
+# Dashboard queries that read Kubernetes-sourced series cannot have data here: nothing in the
+# live check runs kube-state-metrics (kube_*) or the kubelet's cAdvisor (container_*). Such a
+# query is reported as SKIP with this reason (not silently dropped); every other query, i.e.
+# every one reading only rate_limiter_* / process_* / up and the recording rules, must have data.
+K8S_SOURCED = re.compile(r"\b(kube_|container_)[a-zA-Z0-9_:]*")
+K8S_SOURCED_REASON = ("reads Kubernetes-sourced series ({}), which only kube-state-metrics or the kubelet's cAdvisor "
+                      "export; the live check runs neither")
 # The redis sidecar's backend: a short timeout so that a paused Redis fails calls quickly, and
 # on_failure: local so that every check is still answered (and readiness stays 200) meanwhile.
 LIVE_REDIS_BACKEND = {"timeout_ms": 50, "on_failure": "local"}
@@ -58,7 +71,7 @@ ALLOW_EMPTY = {
     "redis": {},
     "memory": {title: _NO_REDIS_SERIES for title in (
         "Redis operations by status", "Redis errors by operation", "Redis latency p99 by operation",
-        "Backend fallbacks by mode")},
+        "Backend fallbacks by mode", "Redis cached denials")},
 }
 # Queries (panel title, refId) of the redis sidecar that must have been above 0 at some point of
 # the run, not merely present: the Redis backend creates every series at 0 at start, so only a
@@ -326,7 +339,10 @@ class Sidecar:
         self.cfg, self.rules_text = os.path.join(tmp, f"{name}-rules.yaml"), rules_text
         open(self.cfg, "w").write(rules_text)
         self.sock, self.port = os.path.join(tmp, f"{name}.sock"), free_port()
+        # --grpc-socket: the gRPC listener registers its series (connections{listener="grpc"},
+        # Envoy unmatched descriptors), which the dashboard shows.
         self.proc = start([binary, "serve", "--config", self.cfg, "--socket", self.sock,
+                           "--grpc-socket", os.path.join(tmp, f"{name}-grpc.sock"),
                            "--metrics-address", f"127.0.0.1:{self.port}"], os.path.join(tmp, f"{name}-sluice.log"))
         self.load = Load(self.sock)
 
@@ -381,8 +397,21 @@ def redis_outage(sc, what, begin, end, hold=2.5):
     return ok
 
 
+def rules_health(prom):
+    """[(group/rule name, health, lastError)] of every rule prometheus evaluates."""
+    status, body = http_get(f"{prom}/api/v1/rules", timeout=5)
+    if status != 200:
+        return [("rules API", "err", f"HTTP {status}")]
+    return [(f"{g['name']}/{r['name']}", r.get("health"), r.get("lastError", ""))
+            for g in json.loads(body)["data"]["groups"] for r in g["rules"]]
+
+
 def cmd_live(binary, dashboard_path, recording_path, tmp):
     t_start = time.monotonic()
+    # The alerts next to the recording rules are loaded too: prometheus must evaluate every one
+    # of them without an error (a many-to-many join shows up only at evaluation, on real series).
+    alerts_path = os.path.join(os.path.dirname(os.path.abspath(recording_path)), "sluice-alerts.yml")
+    alerts_path = alerts_path if os.path.exists(alerts_path) else None
     redis, rport = start_redis(tmp)
     memory_rules = open(LIVE_RULES).read()
     rules = yaml.safe_load(memory_rules)
@@ -401,7 +430,7 @@ def cmd_live(binary, dashboard_path, recording_path, tmp):
     with open(prom_cfg, "w") as f:
         yaml.safe_dump({
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-            "rule_files": [os.path.abspath(recording_path)],
+            "rule_files": [os.path.abspath(recording_path)] + ([os.path.abspath(alerts_path)] if alerts_path else []),
             "scrape_configs": [{"job_name": "sluice", "static_configs": [
                 {"targets": [f"127.0.0.1:{sc.port}"], "labels": sc.labels} for sc in sidecars]}],
         }, f)
@@ -450,7 +479,10 @@ def cmd_live(binary, dashboard_path, recording_path, tmp):
                     checks.append((name, expr, lambda e=expr, lb=label: label_has_values(prom, e, lb), None))
                     continue
                 title, ref = where.split("'")[1], where.rsplit(" ", 1)[1]
-                if sc is rsc and (title, ref) in MUST_RISE:
+                k8s = sorted(set(m.group(0) for m in K8S_SOURCED.finditer(expr)))
+                if k8s:
+                    checks.append((name, expr, lambda: (False, "not queried"), K8S_SOURCED_REASON.format(", ".join(k8s))))
+                elif sc is rsc and (title, ref) in MUST_RISE:
                     checks.append((name + f" rose above 0 ({MUST_RISE[title, ref]})", expr,
                                    lambda e=expr: rose(prom, e, time.monotonic() - t_load), None))
                 else:
@@ -475,6 +507,9 @@ def cmd_live(binary, dashboard_path, recording_path, tmp):
             if not pending or time.monotonic() > deadline:
                 break
             time.sleep(1)
+        for rule, health, error in rules_health(prom):
+            report(health == "ok", f"live: prometheus evaluates rule {rule} without error",
+                   "" if health == "ok" else f"health {health}: {error}")
         for name, expr, _, allow in checks:
             ok, detail = outcome[name]
             if ok:
