@@ -33,8 +33,7 @@ struct Place {
     ) throws(InjectError) -> Node.Mapping {
         guard let key = path.first else { return try body(mapping) }
         guard case .mapping(let child)? = mapping[key] else {
-            let at = mapping[key]?.line ?? mapping.mark?.line
-            throw error(at: at, missing)
+            throw error(at: mapping.line(of: key), missing)
         }
         return mapping.setting(key, .mapping(try update(child, at: path.dropFirst(), missing: missing, body)))
     }

@@ -8,20 +8,21 @@ struct PodTemplatePatch {
     let place: Place
 
     func apply(to template: Node.Mapping) throws(InjectError) -> Node.Mapping {
-        var metadata = try mapping(template["metadata"], "the pod template's metadata", parent: template)
-        var annotations = try mapping(metadata["annotations"], "the pod template's annotations", parent: metadata)
+        var metadata = try mapping("metadata", in: template, "the pod template's metadata")
+        var annotations = try mapping("annotations", in: metadata, "the pod template's annotations")
         for (key, value) in sidecar.annotations {
             annotations = annotations.setting(key, YAML.string(value))
         }
         metadata = metadata.setting("annotations", .mapping(annotations))
         guard case .mapping(let spec)? = template["spec"] else {
-            throw place.error(at: template["spec"]?.line ?? template.mark?.line, "the pod template has no spec mapping")
+            throw place.error(at: template.line(of: "spec"), "the pod template has no spec mapping")
         }
         return template.setting("metadata", .mapping(metadata), first: true).setting("spec", .mapping(try patch(spec)))
     }
 
     private func patch(_ spec: Node.Mapping) throws(InjectError) -> Node.Mapping {
-        let containers = try list(spec["containers"], "containers", parent: spec)
+        let containers = try list("containers", in: spec, "containers")
+        guard !containers.isEmpty else { throw place.error(at: spec.line(of: "containers"), "the pod has no containers") }
         if let clash = containers.first(where: { $0.field("name") == SluiceSidecar.containerName }) {
             throw place.error(at: clash.line, "containers already has a container named \"sluice\"; "
                 + "remove it, the sidecar belongs in initContainers")
@@ -29,7 +30,7 @@ struct PodTemplatePatch {
         let names = containers.compactMap { $0.field("name") }
         let wanted = sidecar.options.containers.isEmpty ? names : sidecar.options.containers
         for name in wanted where !names.contains(name) {
-            throw place.error(at: spec["containers"]?.line, "no container named \"\(name)\" (containers: \(names.joined(separator: ", ")))")
+            throw place.error(at: spec.line(of: "containers"), "no container named \"\(name)\" (containers: \(names.joined(separator: ", ")))")
         }
         var patched: [Node] = []
         for container in containers {
@@ -40,10 +41,10 @@ struct PodTemplatePatch {
             patched.append(try connect(container, name: name))
         }
 
-        let initContainers = try list(spec["initContainers"], "initContainers", parent: spec)
+        let initContainers = try list("initContainers", in: spec, "initContainers")
         // First, so app init containers that come after it can use the socket too.
         let withSidecar = NamedList.upsert(sidecar.container, in: initContainers, atStart: true)
-        var volumes = try list(spec["volumes"], "volumes", parent: spec)
+        var volumes = try list("volumes", in: spec, "volumes")
         volumes = NamedList.upsert(sidecar.socketVolume, in: volumes)
         volumes = NamedList.upsert(sidecar.rulesVolume, in: volumes)
         return spec
@@ -55,14 +56,14 @@ struct PodTemplatePatch {
     /// One app container with the read-only socket mount and `SLUICE_SOCKET`.
     private func connect(_ container: Node, name: String) throws(InjectError) -> Node {
         guard case .mapping(let fields) = container else { return container }
-        let mounts = try list(fields["volumeMounts"], "volumeMounts of \(name)", parent: fields)
+        let mounts = try list("volumeMounts", in: fields, "volumeMounts of \(name)")
         if let clash = mounts.first(where: {
             $0.field("mountPath") == SluiceSidecar.socketDirectory && $0.field("name") != SluiceSidecar.socketVolume
         }) {
             throw place.error(at: clash.line, "container \"\(name)\" already mounts \(clash.field("name") ?? "a volume") "
                 + "at \(SluiceSidecar.socketDirectory), where the sidecar's socket goes")
         }
-        let env = try list(fields["env"], "env of \(name)", parent: fields)
+        let env = try list("env", in: fields, "env of \(name)")
         return .mapping(fields
             .setting("env", sequence(NamedList.upsert(sidecar.appEnv, in: env), like: fields["env"]))
             .setting("volumeMounts", sequence(NamedList.upsert(sidecar.appMount, in: mounts), like: fields["volumeMounts"])))
@@ -70,10 +71,10 @@ struct PodTemplatePatch {
 
     /// The items of a list field; absent or null is empty, anything else but a list of mappings
     /// is an error.
-    private func list(_ node: Node?, _ what: String, parent: Node.Mapping) throws(InjectError) -> [Node] {
-        guard let node, !node.isNull else { return [] }
+    private func list(_ key: String, in parent: Node.Mapping, _ what: String) throws(InjectError) -> [Node] {
+        guard let node = parent[key], !node.isNull else { return [] }
         guard case .sequence(let items) = node else {
-            throw place.error(at: node.line ?? parent.mark?.line, "\(what) must be a list")
+            throw place.error(at: parent.line(of: key), "\(what) must be a list")
         }
         if let odd = items.first(where: { $0.mapping == nil }) {
             throw place.error(at: odd.line, "\(what) must be a list of mappings")
@@ -81,10 +82,10 @@ struct PodTemplatePatch {
         return Array(items)
     }
 
-    private func mapping(_ node: Node?, _ what: String, parent: Node.Mapping) throws(InjectError) -> Node.Mapping {
-        guard let node, !node.isNull else { return Node.Mapping([]) }
+    private func mapping(_ key: String, in parent: Node.Mapping, _ what: String) throws(InjectError) -> Node.Mapping {
+        guard let node = parent[key], !node.isNull else { return Node.Mapping([]) }
         guard case .mapping(let fields) = node else {
-            throw place.error(at: node.line ?? parent.mark?.line, "\(what) must be a mapping")
+            throw place.error(at: parent.line(of: key), "\(what) must be a mapping")
         }
         return fields
     }

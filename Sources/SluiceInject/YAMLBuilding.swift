@@ -39,6 +39,11 @@ extension Node.Mapping {
         pairs.insert((Node(key), value), at: position)
         return Node.Mapping(pairs, tag, style, mark)
     }
+
+    /// The line of `key` itself (where a person looks for `containers:`), else of the mapping.
+    func line(of key: String) -> Int? {
+        first { $0.key.string == key }?.key.line ?? mark?.line
+    }
 }
 
 extension Node {
