@@ -6,6 +6,11 @@ import Yams
 enum Fixtures {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
+    /// The repository root (symlinks resolved, so it also holds when the tests are built from a
+    /// package that links this directory in).
+    static let repository = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
     /// One per workload kind.
     static let workloads = ["deployment", "statefulset", "daemonset", "job", "cronjob"]
 
@@ -34,6 +39,9 @@ extension Node {
         }
         return node
     }
+
+    /// The node as YAML, for readable failure messages (Node's own description is one long line).
+    var yaml: String { (try? Yams.serialize(node: self, width: -1)) ?? "\(self)" }
 
     /// The pod template of a workload, wherever its kind keeps it.
     var podTemplate: Node? {

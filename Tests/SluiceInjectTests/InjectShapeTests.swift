@@ -34,7 +34,9 @@ import Yams
     func sidecarIsTheFirstInitContainer(fixture: String) throws {
         let pod = try #require(try Fixtures.injectedObjects(fixture).first?.podTemplate)
         let first = try #require(pod[path: "spec.initContainers"]?.sequence?.first)
-        #expect(first == (try Yams.compose(yaml: Self.expectedSidecar)))
+        let expected = try #require(try Yams.compose(yaml: Self.expectedSidecar))
+        let same = first == expected
+        #expect(same, "the sidecar is\n\(first.yaml)")
         let sluices = pod[path: "spec.initContainers"]?.sequence?.filter { $0[path: "name"]?.string == "sluice" }
         #expect(sluices?.count == 1)
     }
