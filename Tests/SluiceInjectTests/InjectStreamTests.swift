@@ -1,5 +1,7 @@
+import Foundation
 import SluiceInject
 import Testing
+import Yams
 
 /// Idempotency and byte-for-byte pass-through: what makes `sluice inject` safe in a pipeline.
 @Suite struct InjectStreamTests {
@@ -47,6 +49,20 @@ import Testing
         let lf = try Fixtures.text("daemonset")
         let crlf = lf.replacingOccurrences(of: "\n", with: "\r\n")
         #expect(try injector.inject(yaml: crlf) == injector.inject(yaml: lf))
+    }
+
+    /// k8s/base/deployment.yaml already has a (hand-written) sidecar and a literal-block script.
+    @Test func theExampleDeploymentIsUpdatedInPlace() throws {
+        let input = try String(contentsOf: Fixtures.repository.appendingPathComponent("k8s/base/deployment.yaml"), encoding: .utf8)
+        let output = try injector.inject(yaml: input)
+        #expect(try injector.inject(yaml: output) == output)
+        let before = try #require(try Yams.compose(yaml: input)?.podTemplate)
+        let after = try #require(try Yams.compose(yaml: output)?.podTemplate)
+        #expect(after[path: "spec.initContainers"]?.sequence?.count == 1)
+        #expect(after[path: "spec.initContainers.name=sluice.image"]?.string == "ghcr.io/sluice-rl/sluice:0.1.0")
+        #expect(after[path: "spec.containers.name=app.args"] == before[path: "spec.containers.name=app.args"])
+        #expect(after[path: "spec.containers.name=app.args"]?.sequence?.first?.scalar?.style == .literal)
+        #expect(after[path: "spec.securityContext"] == before[path: "spec.securityContext"])
     }
 
     @Test func separatorWithContentBecomesAPlainSeparator() throws {
