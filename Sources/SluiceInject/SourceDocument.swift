@@ -1,0 +1,74 @@
+/// One document of a multi-document YAML text, kept as the exact text it came from so that
+/// documents `sluice inject` does not change are written back byte for byte.
+struct SourceDocument: Equatable {
+    /// 1-based position among the input's documents.
+    var index: Int
+    /// The input line (1-based) where `text` starts.
+    var firstLine: Int
+    /// The document's text, verbatim, starting with its `---` line when it has one.
+    var text: Substring
+
+    /// Splits `input` at lines that are exactly `---` or start with `--- ` (a line break of
+    /// `\r\n` allowed). Text before the first separator is a document only when there is any.
+    /// Concatenating the documents' texts gives back `input`.
+    static func split(_ input: String) -> [SourceDocument] {
+        var documents: [SourceDocument] = []
+        var start = input.startIndex
+        var startLine = 1
+        for (number, line) in lines(input[...]).enumerated() where isSeparator(line) && line.startIndex > start {
+            documents.append(SourceDocument(index: documents.count + 1, firstLine: startLine, text: input[start..<line.startIndex]))
+            start = line.startIndex
+            startLine = number + 1
+        }
+        if start < input.endIndex {
+            documents.append(SourceDocument(index: documents.count + 1, firstLine: startLine, text: input[start...]))
+        }
+        return documents
+    }
+
+    /// The separator line when it carries nothing but a comment, and the comment and blank lines
+    /// after it: what a re-serialized document keeps of its text. A separator with content after
+    /// it (`--- {kind: …}`) becomes a plain `---`.
+    var header: String {
+        var header = ""
+        var rest = Self.lines(text)[...]
+        if let first = rest.first, Self.isSeparator(first) {
+            let after = Self.content(first).dropFirst(3).drop { $0 == " " || $0 == "\t" }
+            guard after.isEmpty || after.first == "#" else { return "---\n" }
+            header += first
+            rest = rest.dropFirst()
+        }
+        for line in rest where line.utf8.last == UInt8(ascii: "\n") {
+            let content = Self.content(line).drop { $0 == " " || $0 == "\t" }
+            guard content.isEmpty || content.first == "#" else { break }
+            header += line
+        }
+        return header
+    }
+
+    static func isSeparator(_ line: Substring) -> Bool {
+        let content = content(line)
+        return content == "---" || content.hasPrefix("--- ") || content.hasPrefix("---\t")
+    }
+
+    /// The lines of `text`, each with its line break; split on the byte `\n` because Swift reads
+    /// `\r\n` as one Character.
+    static func lines(_ text: Substring) -> [Substring] {
+        var result: [Substring] = []
+        var start = text.startIndex
+        while start < text.endIndex {
+            let end = text.utf8[start...].firstIndex(of: UInt8(ascii: "\n")).map { text.utf8.index(after: $0) } ?? text.endIndex
+            result.append(text[start..<end])
+            start = end
+        }
+        return result
+    }
+
+    /// A line without its `\n` or `\r\n`.
+    static func content(_ line: Substring) -> Substring {
+        var bytes = line.utf8[...]
+        if bytes.last == UInt8(ascii: "\n") { bytes = bytes.dropLast() }
+        if bytes.last == UInt8(ascii: "\r") { bytes = bytes.dropLast() }
+        return Substring(bytes)
+    }
+}
