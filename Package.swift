@@ -79,10 +79,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(name: "SluiceInject", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
         .executableTarget(
             name: "Sluice",
             dependencies: [
-                "RateLimitCore", "RateLimitConfig", "RateLimitMetrics", "RateLimitHTTP", "RateLimitRedis", "RateLimitGRPC",
+                "RateLimitCore", "RateLimitConfig", "RateLimitMetrics", "RateLimitHTTP", "RateLimitRedis", "RateLimitGRPC", "SluiceInject",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
@@ -123,6 +124,12 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SluiceInjectTests",
+            dependencies: ["SluiceInject", .product(name: "Yams", package: "Yams")],
+            exclude: ["Fixtures"],
             swiftSettings: strict
         ),
         .testTarget(name: "RateLimitCoreTests", dependencies: ["RateLimitCore", "RateLimitTestSupport"], swiftSettings: strict),

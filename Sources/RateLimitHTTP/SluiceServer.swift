@@ -28,6 +28,8 @@ public struct ServerSettings: Sendable {
     /// the pod network and its legitimate clients (kubelet, Prometheus) are quick.
     public var metricsIdleTimeout: TimeAmount = .seconds(10)
     public var metricsRequestTimeout: TimeAmount = .seconds(2)
+    /// Told how many idle keys each sweep evicted.
+    public var sweepObserver: @Sendable (Int) -> Void = { _ in }
     /// Reports connection counts and rejections per listener (`api`, `metrics`).
     public var connectionObserver: @Sendable (String) -> ConnectionObserver = { _ in .none }
 
@@ -91,8 +93,9 @@ public struct SluiceServer: Service {
             "socket": "\(path)", "metrics": "\(opsChannel.localAddress.map { "\($0)" } ?? "?")",
         ])
         let limiter = self.limiter
+        let swept = settings.sweepObserver
         let sweeper = group.next().scheduleRepeatedTask(initialDelay: settings.sweepInterval, delay: settings.sweepInterval) { _ in
-            limiter.sweep()
+            swept(limiter.sweep())
         }
 
         try? await gracefulShutdown()

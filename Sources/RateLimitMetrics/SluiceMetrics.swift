@@ -16,6 +16,11 @@ public final class SluiceMetrics: Sendable {
     /// `rate_limiter_config_last_reload_success` (0/1) and its success timestamp.
     public let configLastReloadSuccess: Gauge
     public let configLastReloadSuccessTimestamp: Gauge
+    /// `rate_limiter_tracked_keys`, its cap, and `rate_limiter_keys_evicted_total{reason}`.
+    public let trackedKeys: Gauge
+    public let trackedKeysLimit: Gauge
+    public let keysEvictedIdle: Counter
+    public let keysEvictedCapacity: Counter
     private let configInfo = Mutex<(sha256: String, gauge: Gauge)?>(nil)
     private let version: String
 
@@ -41,6 +46,13 @@ public final class SluiceMetrics: Sendable {
             "rate_limiter_config_last_reload_success", "1 when the last configuration load succeeded, 0 while the file is bad."))
         configLastReloadSuccessTimestamp = registry.makeGauge(descriptor: Self.name(
             "rate_limiter_config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration load."))
+        trackedKeys = registry.makeGauge(descriptor: Self.name("rate_limiter_tracked_keys", "Keys with state in this process's memory, all rules."))
+        trackedKeysLimit = registry.makeGauge(descriptor: Self.name(
+            "rate_limiter_tracked_keys_limit", "The cap on tracked keys (+Inf: no cap)."))
+        trackedKeysLimit.set(to: .infinity)
+        let evicted = Self.name("rate_limiter_keys_evicted_total", "Key states evicted: idle (back to a new key's state) or capacity (at the key cap).")
+        keysEvictedIdle = registry.makeCounter(descriptor: evicted, labels: [("reason", "idle")])
+        keysEvictedCapacity = registry.makeCounter(descriptor: evicted, labels: [("reason", "capacity")])
         registry.makeGauge(
             descriptor: Self.name("rate_limiter_build_info", "Build information; always 1."),
             labels: [("version", version), ("revision", revision)]
