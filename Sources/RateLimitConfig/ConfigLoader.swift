@@ -113,7 +113,7 @@ public enum ConfigLoader {
         let period = try duration(r, "period", required: true) ?? 0
         let burst = try r.integer("burst")
         let limits = try makeLimits(r, algorithm: algorithm, limit: limit, period: period, burst: burst)
-        var overrides: [String: OverridePolicy] = [:]
+        var overrides: [ExactKey: OverridePolicy] = [:]
         for (i, overrideNode) in (try r.sequence("overrides") ?? []).enumerated() {
             let o = try MappingReader(overrideNode, path: r.child("overrides[\(i)]"))
             try o.rejectUnknown(["key", "limit", "period", "burst", "unlimited"])
@@ -121,14 +121,14 @@ public enum ConfigLoader {
             do { try RateLimiter.validateKey(key) } catch {
                 throw ConfigError.at(o.node(for: "key"), o.child("key"), error.description)
             }
-            if overrides[key] != nil {
+            if overrides[ExactKey(key)] != nil {
                 throw ConfigError.at(o.node(for: "key"), o.child("key"), "duplicate override for key \"\(key)\"")
             }
             if try o.bool("unlimited") == true {
                 if let extra = ["limit", "period", "burst"].first(where: { o.value($0) != nil }) {
                     throw ConfigError.at(o.node(for: extra), o.child(extra), "cannot be combined with unlimited: true")
                 }
-                overrides[key] = .unlimited
+                overrides[ExactKey(key)] = .unlimited
                 continue
             }
             let oLimit = try o.integer("limit")
@@ -137,7 +137,7 @@ public enum ConfigLoader {
             guard oLimit != nil || oPeriod != nil || o.value("burst") != nil else {
                 throw ConfigError.at(overrideNode, o.path, "needs limit, period, burst or unlimited: true")
             }
-            overrides[key] = .limited(try makeLimits(
+            overrides[ExactKey(key)] = .limited(try makeLimits(
                 o, algorithm: algorithm, limit: oLimit ?? limit, period: oPeriod ?? period, burst: oBurst))
         }
         let shadow = try r.bool("shadow") ?? false

@@ -31,13 +31,13 @@ public struct StoreItem: Sendable, Hashable {
 /// to a new key are removed by `sweep`, so memory follows active clients.
 public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in init only; each shard is behind its Mutex
     struct Shard: Sendable {
-        var tables: [[String: KeyState]] = []
+        var tables: [[ExactKey: KeyState]] = []
     }
 
     /// A key within a rule's table.
     struct SlotKey: Hashable {
         var slot: Int
-        var key: String
+        var key: ExactKey
     }
 
     /// The lock stripes, in one allocation: a `Mutex` cannot live in an array, and a class per
@@ -100,7 +100,7 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
             var all = true
             for (i, item) in items.enumerated() {
                 let shard = locked[shardOf[i]]!  // every shard in shardOf was locked above
-                let probe = SlotKey(slot: item.slot, key: item.key)
+                let probe = SlotKey(slot: item.slot, key: ExactKey(item.key))
                 let stored = pending[probe] ?? shard.pointee.tables.state(item.slot, item.key)
                 let step = Algorithms.step(stored, now: now, cost: item.cost, limits: item.limits)
                 all = all && (step.decision.allowed || item.shadow)
@@ -110,7 +110,7 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
             if all {
                 guard commit else { return BatchDecision(allowed: true, decisions: decisions) }
                 for (i, item) in items.enumerated() {
-                    if let next = pending.removeValue(forKey: SlotKey(slot: item.slot, key: item.key)) {
+                    if let next = pending.removeValue(forKey: SlotKey(slot: item.slot, key: ExactKey(item.key))) {
                         locked[shardOf[i]]!.pointee.store(next, slot: item.slot, key: item.key)
                     }
                 }
@@ -141,7 +141,7 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
     /// Forgets one key's state.
     public func reset(slot: Int, key: String) {
         withShard(shardIndex(slot: slot, key: key)) { shard in
-            if slot < shard.tables.count { shard.tables[slot].removeValue(forKey: key) }
+            if slot < shard.tables.count { shard.tables[slot].removeValue(forKey: ExactKey(key)) }
         }
     }
 
@@ -162,7 +162,7 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
         for index in 0..<shardCount {
             withShard(index) { shard in
                 for slot in shard.tables.indices where !shard.tables[slot].isEmpty {
-                    removed += shard.tables[slot].removeIdle(now: now) { limits(slot, $0) }
+                    removed += shard.tables[slot].removeIdle(now: now) { limits(slot, $0.string) }
                 }
             }
         }
@@ -195,28 +195,29 @@ extension MemoryStore.Shard {
         if slot >= tables.count {
             tables.append(contentsOf: repeatElement([:], count: slot + 1 - tables.count))
         }
-        tables[slot][key] = state
+        tables[slot][ExactKey(key)] = state
     }
 }
 
-extension Dictionary where Key == String, Value == KeyState {
+extension Dictionary where Key == ExactKey, Value == KeyState {
     /// Decides `item` against its key's state in this table, in place (one mutable access, so
     /// the table's storage is neither retained nor copied).
     mutating func decide(_ item: StoreItem, now: Nanoseconds, commit: Bool) -> Decision {
-        if let index = index(forKey: item.key) {
+        let key = ExactKey(item.key)
+        if let index = index(forKey: key) {
             let step = Algorithms.step(values[index], now: now, cost: item.cost, limits: item.limits)
             if commit, step.decision.allowed, item.cost > 0 { values[index] = step.next }
             return step.decision
         }
         let step = Algorithms.step(nil, now: now, cost: item.cost, limits: item.limits)
-        if commit, step.decision.allowed, item.cost > 0 { self[item.key] = step.next }
+        if commit, step.decision.allowed, item.cost > 0 { self[key] = step.next }
         return step.decision
     }
 
     /// Removes the idle keys in place, so a steady load reuses the same storage (no allocation
     /// per sweep); the storage is compacted only once it is less than a quarter full.
-    mutating func removeIdle(now: Nanoseconds, limits: (String) -> Limits?) -> Int {
-        var idle: [String] = []
+    mutating func removeIdle(now: Nanoseconds, limits: (ExactKey) -> Limits?) -> Int {
+        var idle: [ExactKey] = []
         for (key, state) in self {
             guard let l = limits(key) else { idle.append(key); continue }
             if Algorithms.isIdle(state, now: now, limits: l) { idle.append(key) }
@@ -231,8 +232,8 @@ extension Dictionary where Key == String, Value == KeyState {
     }
 }
 
-extension Array where Element == [String: KeyState] {
+extension Array where Element == [ExactKey: KeyState] {
     func state(_ slot: Int, _ key: String) -> KeyState? {
-        slot < count ? self[slot][key] : nil
+        slot < count ? self[slot][ExactKey(key)] : nil
     }
 }

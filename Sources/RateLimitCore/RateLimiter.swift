@@ -184,8 +184,8 @@ public final class RateLimiter: Sendable {
 
     private func installed(_ name: String) -> Installed? {
         snapshot.withLock { snap in
-            if snap.list.count <= 16 { return snap.list.first { $0.rule.name == name } }
-            return snap.byName[name]
+            if snap.list.count <= 16 { return snap.list.first { Self.sameName($0.rule.name, name) } }
+            return snap.byName[name].flatMap { Self.sameName($0.rule.name, name) ? $0 : nil }
         }
     }
 
@@ -193,14 +193,23 @@ public final class RateLimiter: Sendable {
     private func entry(_ name: String) -> (Entry, Installed?)? {
         snapshot.withLock { snap in
             if snap.entries.count <= 16 {
-                for i in snap.names.indices where snap.names[i] == name {
+                for i in snap.names.indices where Self.sameName(snap.names[i], name) {
                     return (snap.entries[i], snap.entries[i].needsInstalled ? snap.list[i] : nil)
                 }
                 return nil
             }
-            guard let installed = snap.byName[name] else { return nil }
+            guard let installed = snap.byName[name], Self.sameName(installed.rule.name, name) else { return nil }
             return (Entry(installed), installed)
         }
+    }
+
+    /// Whether a request's rule name is an installed rule's, byte for byte. Rule names are
+    /// ASCII, and a string canonically equivalent to an ASCII one but spelled otherwise is
+    /// longer in bytes, so equal `String`s of equal byte length are the same bytes: the Kelvin
+    /// sign in "\u{212A}afka" never selects rule "Kafka" (red team 2, F14).
+    @inline(__always)
+    public static func sameName(_ installed: String, _ requested: String) -> Bool {
+        installed == requested && installed.utf8.count == requested.utf8.count
     }
 
     /// A validated check: its rule, the key's policy and the key's hash.

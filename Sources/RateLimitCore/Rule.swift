@@ -85,8 +85,8 @@ public struct Rule: Sendable, Hashable {
     public let limits: Limits
     /// Shadow rules count and export would-be denials but always allow.
     public let shadow: Bool
-    /// Exact key → its own policy.
-    public let overrides: [String: OverridePolicy]
+    /// Exact key (bytes as sent) → its own policy.
+    public let overrides: [ExactKey: OverridePolicy]
     /// The Envoy descriptors (gRPC RLS v3) this rule answers.
     public let descriptors: [DescriptorMatch]
 
@@ -94,7 +94,7 @@ public struct Rule: Sendable, Hashable {
     public static let maxNameLength = 128
 
     public init(
-        name: String, limits: Limits, shadow: Bool = false, overrides: [String: OverridePolicy] = [:],
+        name: String, limits: Limits, shadow: Bool = false, overrides: [ExactKey: OverridePolicy] = [:],
         descriptors: [DescriptorMatch] = []
     ) throws(RuleError) {
         guard !name.isEmpty, name.utf8.count <= Self.maxNameLength,
@@ -128,7 +128,7 @@ public struct Rule: Sendable, Hashable {
     /// The policy for `key`: its override if it has one, else the rule's limits.
     public func policy(for key: String) -> OverridePolicy {
         if overrides.isEmpty { return .limited(limits) }
-        return overrides[key] ?? .limited(limits)
+        return overrides[ExactKey(key)] ?? .limited(limits)
     }
 }
 

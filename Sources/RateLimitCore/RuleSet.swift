@@ -27,8 +27,9 @@ public struct RuleSet: Sendable, Hashable {
         self.descriptors = try DescriptorIndex(rules)
     }
 
+    /// The rule named `name`, byte for byte (see `RateLimiter.sameName`).
     public subscript(name: String) -> Rule? {
-        index[name].map { rules[$0] }
+        index[name].map { rules[$0] }.flatMap { RateLimiter.sameName($0.name, name) ? $0 : nil }
     }
 
     /// This set with `rule` added, or replacing the rule of the same name (keeping its position).

@@ -58,7 +58,8 @@ extension RuleSet {
         var text = ""
         for rule in rules {
             text += "rule \(rule.name.utf8.count):\(rule.name) \(Self.describe(.limited(rule.limits))) shadow=\(rule.shadow)\n"
-            for (key, policy) in rule.overrides.sorted(by: { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }) {
+            for (exact, policy) in rule.overrides.sorted(by: { $0.key < $1.key }) {
+                let key = exact.string
                 text += " override \(key.utf8.count):\(key) \(Self.describe(policy))\n"
             }
             for descriptor in rule.descriptors {

@@ -164,7 +164,8 @@ extension ByteBuffer {
         writeLimits(rule.limits)
         writeStaticString(rule.shadow ? ",\"shadow\":true" : ",\"shadow\":false")
         writeStaticString(",\"overrides\":[")
-        for (i, (key, policy)) in rule.overrides.sorted(by: { $0.key < $1.key }).enumerated() {
+        for (i, (exact, policy)) in rule.overrides.sorted(by: { $0.key < $1.key }).enumerated() {
+            let key = exact.string
             if i > 0 { writeStaticString(",") }
             writeStaticString("{\"key\":")
             writeJSONString(key)

@@ -57,7 +57,7 @@ public final class RedisStore: Sendable {
     private let byLoop: [ObjectIdentifier: Int]
     private let breaker: Mutex<CircuitBreaker>
     private let shas = ScriptSHAs()
-    private let denials = Mutex<[String: CachedDenial]>([:])
+    private let denials = Mutex<[ExactKey: CachedDenial]>([:])
     private let up = Atomic<Bool>(false)
     private let health: Mutex<RepeatedTask?> = Mutex(nil)
 
@@ -170,7 +170,7 @@ public final class RedisStore: Sendable {
     public func reset(_ check: PreparedCheck, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         guard let item = check.item else { return eventLoop.makeSucceededVoidFuture() }
         let key = redisKey(rule: check.rule, item)
-        _ = denials.withLock { $0.removeValue(forKey: key) }
+        _ = denials.withLock { $0.removeValue(forKey: ExactKey(key)) }
         fallback.reset(slot: item.slot, key: item.key)
         return timed("del", connection(for: eventLoop).send(["DEL", key], timeout: options.timeout))
             .flatMapThrowing { reply in
@@ -266,7 +266,7 @@ public final class RedisStore: Sendable {
 
     private func cachedDenial(_ item: (String, StoreItem), now: Nanoseconds) -> Decision? {
         guard options.cacheDenials, item.1.cost > 0 else { return nil }
-        let key = redisKey(rule: item.0, item.1)
+        let key = ExactKey(redisKey(rule: item.0, item.1))
         return denials.withLock { cache -> Decision? in
             guard let entry = cache[key] else { return nil }
             let elapsed = now - entry.decidedAt
@@ -284,7 +284,7 @@ public final class RedisStore: Sendable {
 
     private func cache(_ item: (String, StoreItem), _ decision: Decision, now: Nanoseconds) {
         guard options.cacheDenials, decision.retryAfter > 0, item.1.cost > 0 else { return }
-        let key = redisKey(rule: item.0, item.1)
+        let key = ExactKey(redisKey(rule: item.0, item.1))
         denials.withLock { cache in
             if cache.count >= Self.maxCachedDenials {
                 cache = cache.filter { now - $0.value.decidedAt < $0.value.decision.retryAfter }

@@ -10,7 +10,7 @@ func limits(_ algorithm: Algorithm, _ limit: Int64, per period: Int64, burst: In
 
 func rule(
     _ name: String, _ algorithm: Algorithm, _ limit: Int64, per period: Int64, burst: Int64? = nil,
-    shadow: Bool = false, overrides: [String: OverridePolicy] = [:]
+    shadow: Bool = false, overrides: [ExactKey: OverridePolicy] = [:]
 ) -> Rule {
     try! Rule(name: name, limits: limits(algorithm, limit, per: period, burst: burst), shadow: shadow, overrides: overrides)
 }
