@@ -21,6 +21,7 @@ public enum ConfigLoader {
         let top = try MappingReader(root, path: "")
         try top.rejectUnknown(["backend", "rules"])
         let backend = try top.value("backend").map { node throws(ConfigError) in try parseBackend(node) } ?? .memory
+        let maxKeys = try top.value("backend").map { node throws(ConfigError) in try parseMaxKeys(node) } ?? nil
         guard let ruleNodes = try top.sequence("rules") else {
             throw ConfigError.at(root, "rules", "is required (a list of rules)")
         }
@@ -40,7 +41,7 @@ public enum ConfigLoader {
         }
         try DescriptorParser.rejectDuplicates(rules, nodes: ruleNodes)
         do {
-            return Configuration(backend: backend, rules: try RuleSet(rules))
+            return Configuration(backend: backend, rules: try RuleSet(rules), maxKeys: maxKeys)
         } catch {
             throw ConfigError(field: error.field, line: nil, column: nil, message: error.message)
         }
@@ -64,7 +65,7 @@ public enum ConfigLoader {
 
     static func parseBackend(_ node: Node) throws(ConfigError) -> Backend {
         let backend = try MappingReader(node, path: "backend")
-        try backend.rejectUnknown(["type", "redis"])
+        try backend.rejectUnknown(["type", "redis", "max_keys"])
         let type = try backend.string("type") ?? "memory"
         switch type {
         case "memory":
@@ -77,6 +78,16 @@ public enum ConfigLoader {
         default:
             throw ConfigError.at(backend.node(for: "type"), "backend.type", "must be memory or redis, got \"\(type)\"")
         }
+    }
+
+    static func parseMaxKeys(_ node: Node) throws(ConfigError) -> Int? {
+        let backend = try MappingReader(node, path: "backend")
+        guard let n = try backend.integer("max_keys") else { return nil }
+        let range = Configuration.maxKeysRange
+        guard range.contains(Int(n)) else {
+            throw ConfigError.at(backend.node(for: "max_keys"), "backend.max_keys", "must be from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return Int(n)
     }
 
     static func parseRedis(_ node: Node) throws(ConfigError) -> RedisSettings {

@@ -4,10 +4,16 @@ public import RateLimitCore
 public struct Configuration: Sendable, Equatable {
     public var backend: Backend
     public var rules: RuleSet
+    /// `backend.max_keys`: the cap on keys held in memory (nil: the default; `--max-keys` wins).
+    public var maxKeys: Int?
 
-    public init(backend: Backend = .memory, rules: RuleSet) {
+    /// Fewest and most keys a cap may name.
+    public static let maxKeysRange = 1_000...100_000_000
+
+    public init(backend: Backend = .memory, rules: RuleSet, maxKeys: Int? = nil) {
         self.backend = backend
         self.rules = rules
+        self.maxKeys = maxKeys
     }
 }
 

@@ -27,12 +27,11 @@ public struct StoreItem: Sendable, Hashable {
 
 /// In-memory, lock-striped key state. O(1) per decision; no allocation for a key that has state.
 ///
-/// Each rule has a `slot`; each shard holds one table per slot. Keys whose state is equivalent
-/// to a new key are removed by `sweep`, so memory follows active clients.
+/// Each rule has a `slot`; each stripe (a `KeyTable`) holds one table per slot. Keys whose state
+/// is equivalent to a new key are removed by `sweep`, so memory follows active clients; with
+/// `maxKeys`, each stripe also evicts its least recently used key at its share of the cap.
 public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in init only; each shard is behind its Mutex
-    struct Shard: Sendable {
-        var tables: [[ExactKey: KeyState]] = []
-    }
+    typealias Shard = KeyTable
 
     /// A key within a rule's table.
     struct SlotKey: Hashable {
@@ -45,15 +44,22 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
     private let stripes: UnsafeMutablePointer<Mutex<Shard>>
     let shardCount: Int
     let shardMask: Int
+    /// The cap on tracked keys (nil: none), split evenly across the stripes.
+    public let maxKeys: Int?
 
-    /// Creates a store with `shardCount` (rounded up to a power of two) lock stripes.
-    public init(shardCount: Int = 64) {
+    /// Creates a store with `shardCount` (rounded up to a power of two) lock stripes, holding at
+    /// most `maxKeys` keys (at least one per stripe) when given.
+    public init(shardCount: Int = 64, maxKeys: Int? = nil) {
         var n = 1
         while n < max(shardCount, 1) { n <<= 1 }
         stripes = .allocate(capacity: n)
-        for i in 0..<n { (stripes + i).initialize(to: Mutex(Shard())) }
+        for i in 0..<n {
+            let share = maxKeys.map { max(1, $0 / n + (i < $0 % n ? 1 : 0)) } ?? .max
+            (stripes + i).initialize(to: Mutex(Shard(capacity: share)))
+        }
         self.shardCount = n
         self.shardMask = n - 1
+        self.maxKeys = maxKeys
     }
 
     deinit {
@@ -101,7 +107,7 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
             for (i, item) in items.enumerated() {
                 let shard = locked[shardOf[i]]!  // every shard in shardOf was locked above
                 let probe = SlotKey(slot: item.slot, key: ExactKey(item.key))
-                let stored = pending[probe] ?? shard.pointee.tables.state(item.slot, item.key)
+                let stored = pending[probe] ?? shard.pointee.state(item.slot, probe.key)
                 let step = Algorithms.step(stored, now: now, cost: item.cost, limits: item.limits)
                 all = all && (step.decision.allowed || item.shadow)
                 if step.decision.allowed, item.cost > 0 { pending[probe] = step.next }
@@ -110,15 +116,16 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
             if all {
                 guard commit else { return BatchDecision(allowed: true, decisions: decisions) }
                 for (i, item) in items.enumerated() {
-                    if let next = pending.removeValue(forKey: SlotKey(slot: item.slot, key: ExactKey(item.key))) {
-                        locked[shardOf[i]]!.pointee.store(next, slot: item.slot, key: item.key)
+                    let key = ExactKey(item.key)
+                    if let next = pending.removeValue(forKey: SlotKey(slot: item.slot, key: key)) {
+                        locked[shardOf[i]]!.pointee.store(next, slot: item.slot, key: key)
                     }
                 }
                 return BatchDecision(allowed: true, decisions: decisions)
             }
             // Denied batch: answer each item against the unchanged state.
             let own = items.enumerated().map { i, item in
-                let stored = locked[shardOf[i]]!.pointee.tables.state(item.slot, item.key)
+                let stored = locked[shardOf[i]]!.pointee.state(item.slot, ExactKey(item.key))
                 return Algorithms.step(stored, now: now, cost: item.cost, limits: item.limits).decision
             }
             return BatchDecision(allowed: false, decisions: own)
@@ -140,17 +147,13 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
 
     /// Forgets one key's state.
     public func reset(slot: Int, key: String) {
-        withShard(shardIndex(slot: slot, key: key)) { shard in
-            if slot < shard.tables.count { shard.tables[slot].removeValue(forKey: ExactKey(key)) }
-        }
+        withShard(shardIndex(slot: slot, key: key)) { $0.remove(slot: slot, key: ExactKey(key)) }
     }
 
     /// Drops every key of `slot` (its rule was removed or changed).
     public func clear(slot: Int) {
         for index in 0..<shardCount {
-            withShard(index) { shard in
-                if slot < shard.tables.count { shard.tables[slot] = [:] }
-            }
+            withShard(index) { $0.clear(slot: slot) }
         }
     }
 
@@ -160,11 +163,7 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
     public func sweep(now: Nanoseconds, limits: (Int, String) -> Limits?) -> Int {
         var removed = 0
         for index in 0..<shardCount {
-            withShard(index) { shard in
-                for slot in shard.tables.indices where !shard.tables[slot].isEmpty {
-                    removed += shard.tables[slot].removeIdle(now: now) { limits(slot, $0.string) }
-                }
-            }
+            removed += withShard(index) { $0.removeIdle(now: now) { slot, key in limits(slot, key.string) } }
         }
         return removed
     }
@@ -177,63 +176,16 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
 
     /// How many keys of `slot` have live state.
     public func count(slot: Int) -> Int {
-        (0..<shardCount).reduce(0) { sum, index in
-            sum + withShard(index) { slot < $0.tables.count ? $0.tables[slot].count : 0 }
-        }
-    }
-}
-
-extension MemoryStore.Shard {
-    mutating func decide(_ item: StoreItem, now: Nanoseconds, commit: Bool) -> Decision {
-        if item.slot >= tables.count {
-            tables.append(contentsOf: repeatElement([:], count: item.slot + 1 - tables.count))
-        }
-        return tables[item.slot].decide(item, now: now, commit: commit)
+        (0..<shardCount).reduce(0) { sum, index in sum + withShard(index) { $0.count(slot: slot) } }
     }
 
-    mutating func store(_ state: KeyState, slot: Int, key: String) {
-        if slot >= tables.count {
-            tables.append(contentsOf: repeatElement([:], count: slot + 1 - tables.count))
-        }
-        tables[slot][ExactKey(key)] = state
-    }
-}
-
-extension Dictionary where Key == ExactKey, Value == KeyState {
-    /// Decides `item` against its key's state in this table, in place (one mutable access, so
-    /// the table's storage is neither retained nor copied).
-    mutating func decide(_ item: StoreItem, now: Nanoseconds, commit: Bool) -> Decision {
-        let key = ExactKey(item.key)
-        if let index = index(forKey: key) {
-            let step = Algorithms.step(values[index], now: now, cost: item.cost, limits: item.limits)
-            if commit, step.decision.allowed, item.cost > 0 { values[index] = step.next }
-            return step.decision
-        }
-        let step = Algorithms.step(nil, now: now, cost: item.cost, limits: item.limits)
-        if commit, step.decision.allowed, item.cost > 0 { self[key] = step.next }
-        return step.decision
+    /// Keys with live state, all rules.
+    public var trackedKeys: Int {
+        (0..<shardCount).reduce(0) { sum, index in sum + withShard(index) { $0.count } }
     }
 
-    /// Removes the idle keys in place, so a steady load reuses the same storage (no allocation
-    /// per sweep); the storage is compacted only once it is less than a quarter full.
-    mutating func removeIdle(now: Nanoseconds, limits: (ExactKey) -> Limits?) -> Int {
-        var idle: [ExactKey] = []
-        for (key, state) in self {
-            guard let l = limits(key) else { idle.append(key); continue }
-            if Algorithms.isIdle(state, now: now, limits: l) { idle.append(key) }
-        }
-        for key in idle { removeValue(forKey: key) }
-        if capacity > 1024, count < capacity / 4 {
-            var compact = Self(minimumCapacity: count * 2)
-            for (key, state) in self { compact[key] = state }
-            self = compact
-        }
-        return idle.count
-    }
-}
-
-extension Array where Element == [ExactKey: KeyState] {
-    func state(_ slot: Int, _ key: String) -> KeyState? {
-        slot < count ? self[slot][ExactKey(key)] : nil
+    /// Keys evicted because their stripe was at its share of `maxKeys`, since the start.
+    public var evictedAtCapacity: Int {
+        (0..<shardCount).reduce(0) { sum, index in sum + withShard(index) { $0.evictedAtCapacity } }
     }
 }

@@ -139,6 +139,13 @@ public final class BlockingHTTPClient {
         return Response(status: status, headers: headers, body: body)
     }
 
+    /// Whatever bytes are buffered or arrive next (at least one read), unparsed.
+    public func readAvailable() throws(Failure) -> [UInt8] {
+        if pending.isEmpty { try fill() }
+        defer { pending.removeAll() }
+        return pending
+    }
+
     /// True when the server has closed the connection (reads EOF).
     public func isClosedByPeer() -> Bool {
         var byte: UInt8 = 0

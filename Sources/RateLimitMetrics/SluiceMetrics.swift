@@ -21,6 +21,7 @@ public final class SluiceMetrics: Sendable {
     public let trackedKeysLimit: Gauge
     public let keysEvictedIdle: Counter
     public let keysEvictedCapacity: Counter
+    private let evictedSeen = Mutex(0)
     private let configInfo = Mutex<(sha256: String, gauge: Gauge)?>(nil)
     private let version: String
 
@@ -48,8 +49,8 @@ public final class SluiceMetrics: Sendable {
             "rate_limiter_config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration load."))
         trackedKeys = registry.makeGauge(descriptor: Self.name("rate_limiter_tracked_keys", "Keys with state in this process's memory, all rules."))
         trackedKeysLimit = registry.makeGauge(descriptor: Self.name(
-            "rate_limiter_tracked_keys_limit", "The cap on tracked keys (+Inf: no cap)."))
-        trackedKeysLimit.set(to: .infinity)
+            "rate_limiter_tracked_keys_limit", "The cap on tracked keys (--max-keys)."))
+
         let evicted = Self.name("rate_limiter_keys_evicted_total", "Key states evicted: idle (back to a new key's state) or capacity (at the key cap).")
         keysEvictedIdle = registry.makeCounter(descriptor: evicted, labels: [("reason", "idle")])
         keysEvictedCapacity = registry.makeCounter(descriptor: evicted, labels: [("reason", "capacity")])
@@ -57,6 +58,15 @@ public final class SluiceMetrics: Sendable {
             descriptor: Self.name("rate_limiter_build_info", "Build information; always 1."),
             labels: [("version", version), ("revision", revision)]
         ).set(to: 1.0)
+    }
+
+    /// Moves `rate_limiter_keys_evicted_total{reason="capacity"}` up to the store's running total.
+    public func evictedAtCapacity(total: Int) {
+        let delta = evictedSeen.withLock { seen in
+            defer { seen = max(seen, total) }
+            return total - seen
+        }
+        if delta > 0 { keysEvictedCapacity.increment(by: Double(delta)) }
     }
 
     /// A configuration load succeeded (`true`, at `unixSeconds`) or failed.

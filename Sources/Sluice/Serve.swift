@@ -46,6 +46,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most requests waiting for the Redis backend at once; more get 503. (The memory backend decides at once and never waits.)")
     var maxInflight = 4096
 
+    @Option(help: "Most keys held in memory (all rules); at the cap the least recently used key is evicted and starts fresh. Default: backend.max_keys, else 500000 (sized for a 128 MiB limit; see docs/operations.md).")
+    var maxKeys: Int?
+
     @Option(help: "Close a connection idle for this long (e.g. 60s).")
     var idleTimeout = "60s"
 
@@ -70,6 +73,9 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--grpc-socket must differ from --socket")
         }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        if let maxKeys, !Configuration.maxKeysRange.contains(maxKeys) {
+            throw ValidationError("--max-keys must be from \(Configuration.maxKeysRange.lowerBound) to \(Configuration.maxKeysRange.upperBound)")
+        }
         guard maxInflight >= 1 else { throw ValidationError("--max-inflight must be at least 1") }
         guard socket.utf8.count <= UnixSocketPath.maxBytes, grpcSocket.map({ $0.utf8.count <= UnixSocketPath.maxBytes }) ?? true else {
             throw ValidationError("--socket and --grpc-socket must be at most \(UnixSocketPath.maxBytes) bytes (a Unix socket path limit)")
@@ -87,8 +93,10 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let metrics = SluiceMetrics(version: SluiceCommand.version, revision: SluiceCommand.revision)
+        let keyCap = maxKeys ?? configuration.maxKeys ?? Self.defaultMaxKeys
+        metrics.trackedKeysLimit.set(to: Double(keyCap))
         let limiter = RateLimiter(
-            rules: configuration.rules, clock: SystemClock(),
+            rules: configuration.rules, clock: SystemClock(), store: MemoryStore(maxKeys: keyCap),
             makeRecorder: { rule in metrics.recorder(forRule: rule.name) },
             rulesInstalled: { rules in
                 metrics.rules.retain(only: Set(rules.rules.map(\.name)))
@@ -163,6 +171,9 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension Serve {
+    /// Fits the shipped 128 MiB memory limit with room to spare (docs/operations.md, sizing).
+    static let defaultMaxKeys = 500_000
+
     /// The connection caps of the API, gRPC and metrics listeners, fitted to the open-file limit
     /// (raised to its hard limit first): running out of descriptors stalls every listener and
     /// the config watcher, so the caps shrink instead, with a warning saying what to do.

@@ -120,3 +120,74 @@ import Testing
         #expect(modes.allSatisfy { $0 & 0o007 == 0 }, "modes seen: \(modes.map { String($0, radix: 8) })")
     }
 }
+
+/// Issue 16: a key flood against a small `--max-keys` keeps memory flat and the cap held.
+@Suite(.serialized) struct KeyCapTests {
+    static let rules = """
+        rules:
+          - { name: flood, algorithm: fixed_window, limit: 1000, period: 1h }
+          - { name: steady, algorithm: fixed_window, limit: 1000000, period: 366d }
+        """
+
+    private func rssAnonKiB(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("RssAnon:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    @Test func aKeyFloodStaysWithinTheCap() throws {
+        let sluice = try SluiceProcess(arguments: ["--max-keys", "5000"], config: Self.rules)
+        defer { sluice.stop() }
+        #expect(try sluice.metric("rate_limiter_tracked_keys_limit") == 5000)
+        let client = try sluice.client()
+        var steady: [Int] = []
+        var rss: [Int] = []
+        for batch in 0..<100 {
+            var raw = ""
+            for i in 0..<1000 {
+                let body = #"{"rule":"flood","key":"ip-\#(batch)-\#(i)"}"#
+                raw += "POST /v1/check HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            }
+            try client.send(Array(raw.utf8))
+            for _ in 0..<1000 { #expect(try client.readResponse().status == 200) }
+            let answer = try client.request("POST", "/v1/check", body: #"{"rule":"steady","key":"user-1"}"#).text
+            if let range = answer.range(of: #""remaining":"#), let n = Int(answer[range.upperBound...].prefix { $0.isNumber }) { steady.append(n) }
+            if batch == 20 || batch == 99 { rss.append(rssAnonKiB(sluice.pid)) }
+        }
+        #expect(steady == (0..<100).map { 999_999 - $0 }, "the key in use kept its exact state")
+        #expect(try sluice.metric("rate_limiter_tracked_keys").map { $0 <= 5000 } == true)
+        #expect(try sluice.metric(#"rate_limiter_keys_evicted_total{reason="capacity"}"#).map { $0 >= 95_000 } == true)
+        #expect(rss.count == 2 && rss[1] - rss[0] < 4 * 1024, "RssAnon after warm-up went from \(rss[0]) to \(rss[1]) KiB")
+    }
+}
+
+/// F15: with the Redis backend, a `100 Continue` waits behind the answer decided before it.
+@Suite(.serialized, .enabled(if: RedisServerProcess.executable != nil || RedisServerProcess.toolsRequired))
+struct ContinueOrderTests {
+    @Test func continueFollowsEarlierAnswers() throws {
+        let redis = try RedisServerProcess()
+        defer { redis.stop() }
+        let sluice = try SluiceProcess(config: RedisBackendTests.config(redis, onFailure: "deny"))
+        defer { sluice.stop() }
+        let body = #"{"rule":"api","key":"e"}"#
+        let client = try sluice.client()
+        try client.send(Array((
+            "POST /v1/check HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                + "POST /v1/check HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: \(body.utf8.count)\r\n\r\n").utf8))
+        let first = try client.readResponse()  // skips a 100, so check the order by what follows
+        #expect(first.status == 200)
+        try client.send(Array(body.utf8))
+        #expect(try client.readResponse().status == 200)
+        // The raw order: read both answers of a second round without the client's help.
+        var raw = ""
+        try client.send(Array((
+            "POST /v1/check HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                + "POST /v1/check HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: \(body.utf8.count)\r\n\r\n").utf8))
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline, raw.components(separatedBy: "HTTP/1.1 ").count < 3 {
+            raw += String(decoding: try client.readAvailable(), as: UTF8.self)
+        }
+        let statuses = raw.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+        #expect(statuses.prefix(2) == ["200", "100"], "\(raw)")
+    }
+}
