@@ -21,6 +21,19 @@ public enum Algorithms {
     }
 
     /// True when `state` is equivalent to a new key at `now` (safe to evict).
+    /// An item's answer in a batch that was denied, so consumed nothing: its own verdict for
+    /// `cost`, with `remaining` and `resetAfter` of the state as it is (what `cost` 0 reports),
+    /// and no delay, since nothing was queued (issue 15).
+    public static func unconsumed(_ state: KeyState?, now: Nanoseconds, cost: Int64, limits: Limits) -> Decision {
+        var decision = step(state, now: now, cost: cost, limits: limits).decision
+        let now = step(state, now: now, cost: 0, limits: limits).decision
+        decision.remaining = now.remaining
+        decision.resetAfter = now.resetAfter
+        decision.delay = 0
+        if decision.allowed { decision.retryAfter = 0 }
+        return decision
+    }
+
     public static func isIdle(_ state: KeyState, now: Nanoseconds, limits: Limits) -> Bool {
         switch limits.algorithm {
         case .tokenBucket, .leakyBucket:

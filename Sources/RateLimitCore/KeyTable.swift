@@ -44,6 +44,7 @@ struct KeyTable: Sendable {
     func count(slot: Int) -> Int { slot < tables.count ? tables[slot].count : 0 }
 
     /// Decides one item in place; a new key that consumes gets an entry (evicting at the cap).
+    @inline(__always)
     mutating func decide(_ item: StoreItem, now: Nanoseconds, commit: Bool) -> Decision {
         let key = ExactKey(item.key)
         sequence &+= 1
@@ -147,6 +148,7 @@ struct KeyTable: Sendable {
 extension Dictionary where Key == ExactKey, Value == KeyTable.Tracked {
     /// Decides `item` against its key's state in this table, in place (one mutable access, so
     /// the table's storage is neither retained nor copied); nil when the key has no state here.
+    @inline(__always)
     mutating func decideExisting(_ key: ExactKey, _ item: StoreItem, now: Nanoseconds, commit: Bool, touch: UInt64) -> Decision? {
         guard let index = index(forKey: key) else { return nil }
         let step = Algorithms.step(values[index].state, now: now, cost: item.cost, limits: item.limits)

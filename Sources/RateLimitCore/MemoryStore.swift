@@ -94,7 +94,8 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
     /// items are evaluated in order (a repeated key sees the earlier items' consumption), and the
     /// new states are stored only if every item is allowed and `commit` is true.
     /// Returns the verdict and one decision per item; when the batch is denied, nothing is
-    /// consumed and each decision is that item's own answer against the unchanged state.
+    /// consumed and each decision is that item's own verdict against the unchanged state, with
+    /// `remaining` and `resetAfter` describing that state as it is (issue 15).
     public func decideBatch(_ items: [StoreItem], now: Nanoseconds, commit: Bool) -> BatchDecision {
         let shardOf = items.map { shardIndex(slot: $0.slot, keyHash: $0.keyHash) }
         let order = Array(Set(shardOf)).sorted()
@@ -125,8 +126,7 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
             }
             // Denied batch: answer each item against the unchanged state.
             let own = items.enumerated().map { i, item in
-                let stored = locked[shardOf[i]]!.pointee.state(item.slot, ExactKey(item.key))
-                return Algorithms.step(stored, now: now, cost: item.cost, limits: item.limits).decision
+                Algorithms.unconsumed(locked[shardOf[i]]!.pointee.state(item.slot, ExactKey(item.key)), now: now, cost: item.cost, limits: item.limits)
             }
             return BatchDecision(allowed: false, decisions: own)
         }

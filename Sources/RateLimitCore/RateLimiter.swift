@@ -209,7 +209,7 @@ public final class RateLimiter: Sendable {
     /// sign in "\u{212A}afka" never selects rule "Kafka" (red team 2, F14).
     @inline(__always)
     public static func sameName(_ installed: String, _ requested: String) -> Bool {
-        installed == requested && installed.utf8.count == requested.utf8.count
+        installed.utf8.count == requested.utf8.count && installed == requested
     }
 
     /// A validated check: its rule, the key's policy and the key's hash.

@@ -167,7 +167,9 @@ public final class APIHandler: Sendable {
         let params = QueryString.parse(query)
         guard let rule = params["rule"] else { throw .badRequest("missing query parameter rule") }
         guard let key = params["key"] else { throw .badRequest("missing query parameter key") }
-        var cost: Int64 = 1
+        // A status asks about now: without `cost` it reports the quota as it stands (issue 15);
+        // `cost=N` asks whether N would be allowed now.
+        var cost: Int64 = 0
         if let text = params["cost"] {
             guard text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let n = Int64(text), n <= Limits.maxLimit else {
                 throw .badRequest("cost must be an integer from 0 to \(Limits.maxLimit)")

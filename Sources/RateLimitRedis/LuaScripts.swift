@@ -47,8 +47,9 @@ enum LuaScripts {
     -- Sluice: N rate-limit decisions decided atomically, as MemoryStore.decideBatch: items are
     -- evaluated in order (a repeated key sees the earlier items' pending consumption); the batch
     -- is allowed only if every non-shadow item is allowed; when allowed and commit = "1" the new
-    -- states are stored; when denied nothing is stored and each item's answer is its own, against
-    -- the unchanged state. Time is in integer µs.
+    -- states are stored; when denied nothing is stored and each item's answer is its own verdict
+    -- against the unchanged state, with remaining and reset_after of that state as it is (what
+    -- cost 0 reports), retry_after 0 when allowed, and delay 0. Time is in integer µs.
     --
     -- KEYS[i]  item i's state key (opaque here; a key may repeat)
     -- ARGV[1]  commit     "1": consume when the batch is allowed; "0": status only, never writes
@@ -552,9 +553,9 @@ enum LuaScripts {
       if stored[item.key] == nil then stored[item.key] = redis.call('GET', item.key) end
     end
 
-    local function decide(item, value)  -- value: a stored or pending value of item's key
+    local function decide(item, value, cost)  -- value: a stored or pending value of item's key
       local x, y, z = load_state(value, item.code, item.limit, item.period, item.burst)
-      return ALGORITHMS[item.code](x, y, z, now, item.cost, item.limit, item.period, item.burst)
+      return ALGORITHMS[item.code](x, y, z, now, cost or item.cost, item.limit, item.period, item.burst)
     end
 
     local reply = {0, now}
@@ -590,9 +591,12 @@ enum LuaScripts {
         end
       end
     elseif not all then
-      -- Denied: nothing is stored; each item answers for itself against the unchanged state.
+      -- Denied: nothing is stored; each item answers for itself against the unchanged state,
+      -- reporting that state as it is (MemoryStore's Algorithms.unconsumed).
       for i, item in ipairs(items) do
-        answer(i, decide(item, stored[item.key]))
+        local allowed, _, _, retry_after = decide(item, stored[item.key])
+        local _, remaining, reset_after = decide(item, stored[item.key], 0)
+        answer(i, allowed, remaining, reset_after, allowed == 1 and 0 or retry_after, 0)
       end
     end
     reply[1] = all and 1 or 0

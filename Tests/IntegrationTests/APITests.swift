@@ -36,11 +36,13 @@ let testRules = """
         let retry = denied.text.split(separator: "\"retry_after_ms\":").last.flatMap { Int($0.prefix { $0.isNumber }) }
         #expect(retry.map { (5_000...6_000).contains($0) } == true, "\(denied.text)")
         #expect(denied.header("Retry-After") == "6")
-        // Status answers the same and consumes nothing.
+        // Status asks about now and consumes nothing: without a cost it reports the quota as it
+        // stands (issue 15); with cost=1 it answers as the check would.
         let status = try client.request("GET", "/v1/status?rule=api&key=u1")
-        #expect(status.status == 429)
+        #expect(status.status == 200 && status.text.contains("\"remaining\":0"), "\(status.text)")
+        #expect(try client.request("GET", "/v1/status?rule=api&key=u1&cost=1").status == 429)
         let other = try client.request("GET", "/v1/status?rule=api&key=u%202")
-        #expect(other.status == 200 && other.text.contains("\"remaining\":2"))
+        #expect(other.status == 200 && other.text.contains("\"remaining\":3"), "a fresh key shows the full quota: \(other.text)")
         // Reset forgets the key.
         #expect(try client.request("POST", "/v1/reset", body: #"{"rule":"api","key":"u1"}"#).status == 200)
         #expect(try client.request("POST", "/v1/check", body: #"{"rule":"api","key":"u1","cost":3}"#).status == 200)
@@ -75,6 +77,8 @@ let testRules = """
         #expect(denied.status == 429 && denied.header("Retry-After") != nil)
         let api = try client.request("GET", "/v1/status?rule=api&key=b&cost=0")
         #expect(api.text.contains("\"remaining\":1"))  // the denied batch charged nothing
+        // And the denied batch said so: each item's remaining is the state as it is (issue 15).
+        #expect(denied.text.contains(#"{"rule":"api","key":"b","allowed":false,"limit":10,"remaining":1,"#), "\(denied.text)")
     }
 
     @Test func everyErrorStatus() throws {

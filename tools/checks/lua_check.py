@@ -404,8 +404,15 @@ class Reference:
             written = pending if commit else {}
             self.stored.update(written)
             return True, decisions, written
-        own = [STEP[L.code](self.state(self.stored.get(key), L), now, cost, L)[0]
-               for key, L, cost, _ in items]
+        # Denied: each item's own verdict, with remaining and reset_after of the unchanged state
+        # (what cost 0 reports), retry_after 0 when allowed, and no delay (issue 15).
+        own = []
+        for key, L, cost, _ in items:
+            state = self.state(self.stored.get(key), L)
+            d = STEP[L.code](state, now, cost, L)[0]
+            peek = STEP[L.code](state, now, 0, L)[0]
+            own.append(d._replace(remaining=peek.remaining, reset_after=peek.reset_after,
+                                  retry_after=0 if d.allowed else d.retry_after, delay=0))
         return False, own, {}
 
 

@@ -4,10 +4,11 @@ import RateLimitCore
 // Decision cost in-process: one `RateLimiter.check` per iteration, on a manual clock that
 // advances 1 µs per decision (so buckets refill and every path stays realistic).
 
-private func limiter(_ algorithm: Algorithm, clock: ManualClock) -> RateLimiter {
+/// `maxKeys`: the store's key cap (`sluice serve` always has one; nil measures the store without).
+private func limiter(_ algorithm: Algorithm, clock: ManualClock, maxKeys: Int? = nil) -> RateLimiter {
     let limits = try! Limits(algorithm: algorithm, limit: 1_000_000, period: 1_000_000_000)  // constants: valid
     let rule = try! Rule(name: "bench", limits: limits)
-    return RateLimiter(rules: try! RuleSet([rule]), clock: clock)
+    return RateLimiter(rules: try! RuleSet([rule]), clock: clock, store: MemoryStore(maxKeys: maxKeys))
 }
 
 private let keys: [String] = (0..<1_000_000).map { "user-\($0)" }
@@ -32,6 +33,31 @@ let benchmarks: @Sendable () -> Void = {
                 clock.advance(by: 1_000)
                 blackHole(try l.check(request))
             }
+        }
+    }
+
+    // The same with a key cap (as `sluice serve` runs): the eviction clock must cost the hit path
+    // next to nothing.
+    Benchmark("check existing key (token_bucket, key cap)") { benchmark in
+        let clock = ManualClock(now: 1_700_000_000_000_000_000)
+        let l = limiter(.tokenBucket, clock: clock, maxKeys: 2_000_000)
+        let request = CheckRequest(rule: "bench", key: "user-42")
+        _ = try l.check(request)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            clock.advance(by: 1_000)
+            blackHole(try l.check(request))
+        }
+    }
+
+    Benchmark("check new key, at the key cap (token_bucket)") { benchmark in
+        let clock = ManualClock(now: 1_700_000_000_000_000_000)
+        let l = limiter(.tokenBucket, clock: clock, maxKeys: 100_000)
+        var i = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(try l.check(CheckRequest(rule: "bench", key: keys[i % keys.count])))
+            i += 1
         }
     }
 
@@ -66,6 +92,16 @@ let benchmarks: @Sendable () -> Void = {
         let clock = ManualClock(now: 1_700_000_000_000_000_000)
         let l = limiter(.tokenBucket, clock: clock)
         blackHole(keys.count)
+        blackHole(l)
+    }
+
+    Benchmark(
+        "1M keys tracked (token_bucket, key cap)",
+        configuration: .init(metrics: [.peakMemoryResident, .mallocCountTotal], scalingFactor: .one, maxDuration: .seconds(20), maxIterations: 1)
+    ) { benchmark in
+        let clock = ManualClock(now: 1_700_000_000_000_000_000)
+        let l = limiter(.tokenBucket, clock: clock, maxKeys: 2_000_000)
+        for key in keys { _ = try l.check(CheckRequest(rule: "bench", key: key)) }
         blackHole(l)
     }
 
