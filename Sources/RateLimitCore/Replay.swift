@@ -13,6 +13,19 @@ public struct ReplayEvent: Sendable, Hashable {
     }
 }
 
+/// What the rules made of one event: a decision, or a refusal the live API would answer 400/404
+/// (an unknown rule, a cost the rule can never grant). A refusal is counted, never fatal.
+public enum ReplayOutcome: Sendable, Hashable {
+    case decided(Decision)
+    case refused(CheckError)
+
+    /// Allowed (a shadow rule's would-be denial counts as allowed).
+    public var allowed: Bool {
+        if case .decided(let d) = self { return d.allowed }
+        return false
+    }
+}
+
 /// Per-rule totals of a replay.
 public struct ReplaySummary: Sendable, Hashable {
     public var rule: String
@@ -21,12 +34,16 @@ public struct ReplaySummary: Sendable, Hashable {
     public var denied = 0
     /// Would-be denials of a shadow rule (counted as allowed).
     public var shadowDenied = 0
+    /// Events the rules refused (impossible cost, unknown rule): neither allowed nor denied.
+    public var refused = 0
     /// The most denied keys, most first (ties by key), at most `ReplaySession.topKeys`.
     public var topDenied: [(key: String, denied: Int)] = []
 
+    public init(rule: String) { self.rule = rule }
+
     public static func == (a: ReplaySummary, b: ReplaySummary) -> Bool {
         a.rule == b.rule && a.requests == b.requests && a.allowed == b.allowed && a.denied == b.denied
-            && a.shadowDenied == b.shadowDenied && a.topDenied.elementsEqual(b.topDenied) { $0 == $1 }
+            && a.shadowDenied == b.shadowDenied && a.refused == b.refused && a.topDenied.elementsEqual(b.topDenied) { $0 == $1 }
     }
 
     public func hash(into hasher: inout Hasher) { hasher.combine(rule) }
@@ -36,16 +53,14 @@ public struct ReplaySummary: Sendable, Hashable {
 public final class ReplaySession {
     public static let topKeys = 5
 
-    /// Why an event could not be replayed.
+    /// Why the trace cannot go on.
     public enum Failure: Error, Hashable, CustomStringConvertible {
         case timeWentBackwards(previous: Nanoseconds, now: Nanoseconds)
-        case check(CheckError)
 
         public var description: String {
             switch self {
             case .timeWentBackwards(let previous, let now):
                 "t_ms must not decrease (was \(Double(previous) / 1e6), now \(Double(now) / 1e6))"
-            case .check(let error): error.description
             }
         }
     }
@@ -53,6 +68,7 @@ public final class ReplaySession {
     private let clock = ManualClock()
     private let limiter: RateLimiter
     private var totals: [String: ReplaySummary] = [:]
+    private var order: [String] = []
     private var deniedByKey: [String: [String: Int]] = [:]
 
     public init(rules: RuleSet) {
@@ -60,33 +76,41 @@ public final class ReplaySession {
     }
 
     /// Decides one event; events must come in non-decreasing time order.
-    public func apply(_ event: ReplayEvent) throws(Failure) -> Decision {
+    public func apply(_ event: ReplayEvent) throws(Failure) -> ReplayOutcome {
         guard event.time >= clock.now else { throw .timeWentBackwards(previous: clock.now, now: event.time) }
         clock.set(event.time)
+        if totals[event.rule] == nil { order.append(event.rule) }
+        var total = totals[event.rule] ?? ReplaySummary(rule: event.rule)
+        defer { totals[event.rule] = total }
+        total.requests += 1
         let decision: Decision
         do {
             decision = try limiter.check(CheckRequest(rule: event.rule, key: event.key, cost: event.cost))
         } catch {
-            throw .check(error)
+            total.refused += 1
+            return .refused(error)
         }
-        var total = totals[event.rule] ?? ReplaySummary(rule: event.rule)
-        total.requests += 1
         if decision.allowed { total.allowed += 1 } else { total.denied += 1 }
         if decision.shadowDenied { total.shadowDenied += 1 }
         if !decision.allowed || decision.shadowDenied { deniedByKey[event.rule, default: [:]][event.key, default: 0] += 1 }
-        totals[event.rule] = total
-        return decision
+        return .decided(decision)
     }
 
-    /// Totals per rule, in the rule set's order (rules never used are left out).
+    /// Totals per rule: the rule set's rules in its order, then names the rules do not know.
     public func summary() -> [ReplaySummary] {
-        limiter.rules.rules.compactMap { rule in
-            guard var total = totals[rule.name] else { return nil }
-            total.topDenied = (deniedByKey[rule.name] ?? [:])
-                .sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-                .prefix(Self.topKeys)
-                .map { (key: $0.key, denied: $0.value) }
+        let known = limiter.rules.rules.map(\.name)
+        let names = known.filter { totals[$0] != nil } + order.filter { limiter.rules[$0] == nil }
+        return names.compactMap { name in
+            guard var total = totals[name] else { return nil }
+            total.topDenied = Self.top(deniedByKey[name] ?? [:])
             return total
         }
+    }
+
+    /// The `topKeys` largest counts, most first, ties by key.
+    static func top(_ counts: [String: Int]) -> [(key: String, denied: Int)] {
+        counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            .prefix(topKeys)
+            .map { (key: $0.key, denied: $0.value) }
     }
 }

@@ -9,104 +9,181 @@ struct Replay: ParsableCommand {
         abstract: "Replay a JSON Lines trace against a configuration on a virtual clock.",
         discussion: """
             Each input line: {"t_ms": 50, "rule": "api", "key": "user-42", "cost": 1} (t_ms non-decreasing, cost \
-            defaults to 1). One JSON line out per input line; a per-rule summary on stderr.
+            defaults to 1). One JSON line out per input line; a check the rules refuse (an impossible cost, an \
+            unknown rule) is an {"error": …} line and is counted, not fatal. A per-rule summary goes to stderr. \
+            With --compare NEW the trace is decided under both rule sets and the differences are reported; \
+            --max-new-denials makes it a CI gate (exit 3). Access logs: --time-field, --key-field and --rule or \
+            --rule-field read other JSON lines (RFC 3339 or epoch timestamps, dotted paths).
             """)
 
     @Option(help: "The configuration file whose rules to replay against.")
     var config: String
 
+    @Option(help: "New rules to compare with: report what they would change.")
+    var compare: String?
+
+    @Option(help: "With --compare: exit 3 when the newly denied requests exceed this share of all requests (e.g. 0.01).")
+    var maxNewDenials: Double?
+
+    @Option(help: "The field holding each line's time (default t_ms).")
+    var timeField: String?
+
+    @Option(help: "The unit of a numeric time field: s, ms, us or ns (default ms).")
+    var timeUnit: String?
+
+    @Option(help: "The field holding the key (default key).")
+    var keyField: String?
+
+    @Option(help: "The field holding the rule (default rule).")
+    var ruleField: String?
+
+    @Option(help: "The rule of every line, for logs that name none.")
+    var rule: String?
+
+    @Option(help: "The field holding the cost (default cost; absent means 1).")
+    var costField: String?
+
     @Argument(help: "The trace (JSON Lines). Reads standard input when omitted.")
     var trace: String?
 
+    func validate() throws {
+        if maxNewDenials != nil, compare == nil { throw ValidationError("--max-new-denials needs --compare") }
+        if let share = maxNewDenials, !(0...1).contains(share) { throw ValidationError("--max-new-denials must be from 0 to 1") }
+        if let timeUnit, TraceFormat.TimeUnit(rawValue: timeUnit) == nil { throw ValidationError("--time-unit must be s, ms, us or ns") }
+        if rule != nil, ruleField != nil { throw ValidationError("give --rule or --rule-field, not both") }
+    }
+
+    var format: TraceFormat {
+        var f = TraceFormat.native
+        f.accessLog = [timeField, keyField, ruleField, rule, costField, timeUnit].contains { $0 != nil }
+        f.timeField = timeField ?? f.timeField
+        f.timeUnit = timeUnit.flatMap(TraceFormat.TimeUnit.init(rawValue:)) ?? f.timeUnit
+        f.keyField = keyField ?? f.keyField
+        f.ruleField = ruleField ?? f.ruleField
+        f.costField = costField ?? f.costField
+        f.fixedRule = rule
+        return f
+    }
+
     func run() throws {
-        let rules: RuleSet
-        do { rules = try ConfigFile.load(path: config).rules } catch {
-            printError("\(config): \(error.description)")
-            throw ExitCode(1)
-        }
+        let rules = try Self.rules(config)
         guard let input = trace.map({ FileHandle(forReadingAtPath: $0) }) ?? FileHandle.standardInput else {
             printError("cannot read \(trace ?? "stdin")")
             throw ExitCode(1)
         }
-        let session = ReplaySession(rules: rules)
-        var out = ""
+        if let compare {
+            try runComparison(ReplayComparison(before: rules, after: try Self.rules(compare)), input: input)
+        } else {
+            try runSingle(ReplaySession(rules: rules), input: input)
+        }
+    }
+
+    private static func rules(_ path: String) throws -> RuleSet {
+        do { return try ConfigFile.load(path: path).rules } catch {
+            printError("\(path): \(error.description)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// Every non-blank line as an event, or exit 2 naming the line.
+    private func events(_ input: FileHandle, _ output: Output, _ body: (ReplayEvent, Int) throws -> Void) throws -> TraceLine {
+        var parser = TraceLine(format: format)
         var lineNumber = 0
         for line in LineReader(input) {
             lineNumber += 1
             if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { continue }
             do {
-                let event = try TraceLine.parse(line)
-                let d = try session.apply(event)
-                out += "{\"line\":\(lineNumber),\"rule\":\(jsonString(event.rule)),\"key\":\(jsonString(event.key)),"
-                out += "\"allowed\":\(d.allowed),\"remaining\":\(d.remaining),"
-                out += "\"retry_after_ms\":\(ms(d.retryAfter)),\"delay_ms\":\(ms(d.delay))}\n"
-                if out.utf8.count > 1 << 16 {
-                    FileHandle.standardOutput.write(Data(out.utf8))
-                    out = ""
-                }
+                try body(try parser.parse(line), lineNumber)
+            } catch let error as ExitCode {
+                throw error
             } catch {
-                FileHandle.standardOutput.write(Data(out.utf8))
+                output.flush()
                 printError("line \(lineNumber): \(error)")
                 throw ExitCode(2)
             }
         }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        output.flush()
+        return parser
+    }
+
+    private func runSingle(_ session: ReplaySession, input: FileHandle) throws {
+        let output = Output()
+        let parser = try events(input, output) { event, line in
+            var out = "{\"line\":\(line),\"rule\":\(jsonString(event.rule)),\"key\":\(jsonString(event.key)),"
+            switch try session.apply(event) {
+            case .decided(let d):
+                out += "\"allowed\":\(d.allowed),\"remaining\":\(d.remaining),"
+                out += "\"retry_after_ms\":\(Self.ms(d.retryAfter)),\"delay_ms\":\(Self.ms(d.delay))}\n"
+            case .refused(let error):
+                out += "\"error\":\(jsonString(error.description))}\n"
+            }
+            output.write(out)
+        }
         for s in session.summary() {
             let top = s.topDenied.map { "\($0.key)=\($0.denied)" }.joined(separator: " ")
             var line = "\(s.rule): \(s.requests) requests, \(s.allowed) allowed, \(s.denied) denied"
             if s.shadowDenied > 0 { line += ", \(s.shadowDenied) shadow-denied" }
+            if s.refused > 0 { line += ", \(s.refused) refused (see the error lines)" }
             if !top.isEmpty { line += "; top denied: \(top)" }
             printError(line)
         }
+        if parser.reordered > 0 { printError("\(parser.reordered) lines were earlier than a previous line; replayed at its time") }
     }
 
-    private func ms(_ ns: Int64) -> Int64 { ns <= 0 ? 0 : (ns - 1) / 1_000_000 + 1 }
+    /// Lines whose verdict changes, then one JSON summary line per rule; the same on stderr for
+    /// people; exit 3 past --max-new-denials.
+    private func runComparison(_ comparison: ReplayComparison, input: FileHandle) throws {
+        let output = Output()
+        _ = try events(input, output) { event, line in
+            let (before, after) = try comparison.apply(event, line: line)
+            guard before.allowed != after.allowed else { return }
+            output.write("{\"line\":\(line),\"rule\":\(jsonString(event.rule)),\"key\":\(jsonString(event.key)),"
+                + "\"before\":\(Self.verdict(before)),\"after\":\(Self.verdict(after))}\n")
+        }
+        for d in comparison.report() {
+            let keys = { (top: [(key: String, denied: Int)]) in "[" + top.map { "{\"key\":\(jsonString($0.key)),\"requests\":\($0.denied)}" }.joined(separator: ",") + "]" }
+            output.write("{\"rule\":\(jsonString(d.rule)),\"requests\":\(d.requests),\"denied_before\":\(d.deniedBefore),"
+                + "\"denied_after\":\(d.deniedAfter),\"newly_denied\":\(d.newlyDenied),\"newly_allowed\":\(d.newlyAllowed),"
+                + "\"first_divergence_line\":\(d.firstDivergence.map(String.init) ?? "null"),"
+                + "\"newly_denied_keys\":\(keys(d.newlyDeniedKeys)),\"newly_allowed_keys\":\(keys(d.newlyAllowedKeys))}\n")
+            var line = "\(d.rule): \(d.requests) requests, denied \(d.deniedBefore) → \(d.deniedAfter)"
+            line += ", \(d.newlyDenied) newly denied, \(d.newlyAllowed) newly allowed"
+            if let first = d.firstDivergence { line += ", first at line \(first)" }
+            if !d.newlyDeniedKeys.isEmpty { line += "; newly denied keys: " + d.newlyDeniedKeys.map { "\($0.key)=\($0.denied)" }.joined(separator: " ") }
+            printError(line)
+        }
+        output.flush()
+        let share = comparison.newlyDeniedShare
+        if let limit = maxNewDenials, share > limit {
+            printError("newly denied: \(Self.percent(share)) of requests, over --max-new-denials \(Self.percent(limit))")
+            throw ExitCode(3)
+        }
+    }
+
+    private static func verdict(_ outcome: ReplayOutcome) -> String {
+        switch outcome {
+        case .decided(let d): d.allowed ? "\"allowed\"" : "\"denied\""
+        case .refused: "\"refused\""
+        }
+    }
+
+    private static func percent(_ share: Double) -> String { "\((share * 10_000).rounded() / 100)%" }
+
+    private static func ms(_ ns: Int64) -> Int64 { ns <= 0 ? 0 : (ns - 1) / 1_000_000 + 1 }
 }
 
-/// One trace line → a replay event; errors name the field.
-enum TraceLine {
-    struct Problem: Error, CustomStringConvertible { var description: String }
+/// Standard output, written in 64 KiB pieces.
+final class Output {
+    private var pending = ""
 
-    static func parse(_ line: String) throws -> ReplayEvent {
-        let value: JSONValue
-        do { value = try JSONParser.parse(Array(line.utf8)) } catch { throw Problem(description: error.description) }
-        guard case .object(let fields) = value else { throw Problem(description: "each line must be a JSON object") }
-        var t: Int64?, rule: String?, key: String?, cost: Int64 = 1
-        for (name, v) in fields {
-            switch (name, v) {
-            case ("t_ms", .number(let text)):
-                guard let ns = nanoseconds(fromMilliseconds: text) else {
-                    throw Problem(description: "t_ms must be a non-negative number of milliseconds, got \(text)")
-                }
-                t = ns
-            case ("rule", .string(let s)): rule = s
-            case ("key", .string(let s)): key = s
-            case ("cost", .number(let text)):
-                guard let n = Int64(text), n >= 0 else { throw Problem(description: "cost must be a non-negative integer, got \(text)") }
-                cost = n
-            case ("t_ms", _), ("rule", _), ("key", _), ("cost", _):
-                throw Problem(description: "\(name) has the wrong type (\(v.typeName))")
-            default:
-                throw Problem(description: "unknown field \(name)")
-            }
-        }
-        guard let t else { throw Problem(description: "missing field t_ms") }
-        guard let rule else { throw Problem(description: "missing field rule") }
-        guard let key else { throw Problem(description: "missing field key") }
-        return ReplayEvent(time: t, rule: rule, key: key, cost: cost)
+    func write(_ text: String) {
+        pending += text
+        if pending.utf8.count > 1 << 16 { flush() }
     }
 
-    /// "12.5" ms → 12,500,000 ns, exactly (up to 6 decimals).
-    static func nanoseconds(fromMilliseconds text: String) -> Int64? {
-        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let whole = Int64(parts[0]), whole >= 0, whole < 9_000_000_000_000, !parts[0].hasPrefix("-") else { return nil }
-        var fraction: Int64 = 0
-        if parts.count == 2 {
-            let digits = parts[1]
-            guard !digits.isEmpty, digits.count <= 6, digits.allSatisfy(\.isNumber), let f = Int64(digits) else { return nil }
-            fraction = f * Int64([1, 100_000, 10_000, 1_000, 100, 10, 1][digits.count])
-        }
-        return whole * 1_000_000 + fraction
+    func flush() {
+        FileHandle.standardOutput.write(Data(pending.utf8))
+        pending = ""
     }
 }
 

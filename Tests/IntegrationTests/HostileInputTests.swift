@@ -48,8 +48,11 @@ import Testing
         for client in held { #expect(try client.request("GET", "/v1/rules").status == 200) }
         // held[0] is now the longest idle.
         for client in held.dropFirst() { #expect(try client.request("GET", "/v1/status?rule=api&key=k").status == 200) }
+        let started = ContinuousClock.now
         let extra = try sluice.client()
         #expect(try extra.request("GET", "/v1/status?rule=api&key=k").status == 200)
+        // The acceptance bound of issue 16: no waiting for an idle timeout.
+        #expect(ContinuousClock.now - started < .milliseconds(100))
         #expect(held[0].isClosedByPeer())
         for client in held.dropFirst() { #expect(try client.request("GET", "/v1/status?rule=api&key=k").status == 200) }
         #expect(try sluice.metric(#"rate_limiter_connections_rejected_total{listener="api",reason="idle_drained"}"#) == 1)

@@ -172,3 +172,57 @@ import Testing
         #expect(badLine.status == 2 && badLine.stderr.contains("line 1: missing field key"))
     }
 }
+
+/// `sluice replay` as a CI gate and on access logs (issues 15 and 18).
+@Suite struct ReplayCommandTests {
+    @Test func refusedLinesAreReportedAndCounted() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("rules.yaml", testRules)
+        let trace = [#"{"t_ms": 0, "rule": "api", "key": "k"}"#, #"{"t_ms": 1, "rule": "api", "key": "k", "cost": 99}"#,
+                     #"{"t_ms": 2, "rule": "api", "key": "k"}"#].joined(separator: "\n") + "\n"
+        let result = try runSluice(["replay", "--config", dir.file("rules.yaml")], stdin: trace)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 3)
+        #expect(lines[1].hasPrefix(#"{"line":2,"rule":"api","key":"k","error":"#) && lines[1].contains("cost"))
+        #expect(lines[2].contains(#""allowed":true"#))
+        #expect(result.stderr.contains("api: 3 requests, 2 allowed, 0 denied, 1 refused"))
+    }
+
+    @Test func compareGatesOnNewDenials() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("old.yaml", "rules:\n  - { name: api, algorithm: fixed_window, limit: 5, period: 1m }\n")
+        try dir.write("new.yaml", "rules:\n  - { name: api, algorithm: fixed_window, limit: 3, period: 1m }\n")
+        var trace = ""
+        for i in 0..<6 { trace += #"{"t_ms": \#(i), "rule": "api", "key": "heavy"}"# + "\n" }
+        for i in 6..<10 { trace += #"{"t_ms": \#(i), "rule": "api", "key": "light-\#(i)"}"# + "\n" }
+        let args = ["replay", "--config", dir.file("old.yaml"), "--compare", dir.file("new.yaml")]
+        let ok = try runSluice(args + ["--max-new-denials", "0.5"], stdin: trace)
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let out = ok.stdout.split(separator: "\n")
+        #expect(out.first == #"{"line":4,"rule":"api","key":"heavy","before":"allowed","after":"denied"}"#)
+        #expect(out.last == #"{"rule":"api","requests":10,"denied_before":1,"denied_after":3,"newly_denied":2,"newly_allowed":0,"first_divergence_line":4,"newly_denied_keys":[{"key":"heavy","requests":2}],"newly_allowed_keys":[]}"#)
+        let gated = try runSluice(args + ["--max-new-denials", "0.1"], stdin: trace)
+        #expect(gated.status == 3 && gated.stderr.contains("newly denied: 20.0% of requests"), "\(gated.stderr)")
+    }
+
+    @Test func accessLogsWithTimestampsAndKeyFields() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("rules.yaml", "rules:\n  - { name: per-ip, algorithm: fixed_window, limit: 2, period: 1s }\n")
+        let log = [
+            #"{"ts": "2026-11-30T08:00:00.100Z", "req": {"ip": "192.0.2.1"}, "path": "/a"}"#,
+            #"{"ts": "2026-11-30T09:00:00.200+01:00", "req": {"ip": "192.0.2.1"}, "path": "/b"}"#,
+            #"{"ts": "2026-11-30T08:00:00.150Z", "req": {"ip": "192.0.2.1"}, "path": "/c"}"#,
+            #"{"ts": "2026-11-30T08:00:01.100Z", "req": {"ip": "192.0.2.1"}, "path": "/d"}"#,
+        ].joined(separator: "\n") + "\n"
+        let result = try runSluice(
+            ["replay", "--config", dir.file("rules.yaml"), "--time-field", "ts", "--key-field", "req.ip", "--rule", "per-ip"], stdin: log)
+        #expect(result.status == 0, "\(result.stderr)")
+        let allowed = result.stdout.split(separator: "\n").map { $0.contains(#""allowed":true"#) }
+        #expect(allowed == [true, true, false, true])
+        #expect(result.stderr.contains("1 lines were earlier than a previous line"))
+    }
+}

@@ -5,10 +5,13 @@
 //   and never more than it was given;
 // - the same bytes split into pieces (at input-derived points, or one byte at a time) decode to
 //   the same values, the same leftover and the same error (or none) as when they arrive at once;
-// - a valid encoding of a decoded value decodes to the same value, consuming exactly its bytes.
+// - a valid encoding of a decoded value decodes to the same value, consuming exactly its bytes;
+// - a decoded array read as a script's reply (single and batch) never traps, and what it
+//   accepts is within the scripts' contract (red team 2, F1: integers at the limits).
 import FuzzSupport
 import NIOCore
-import RateLimitRedis
+import RateLimitCore
+@testable import RateLimitRedis
 
 private let allocator = ByteBufferAllocator()
 
@@ -85,6 +88,19 @@ private func encodable(_ value: RESPValue) -> Bool {
     }
 }
 
+private let scriptItem = StoreItem(
+    slot: 0, key: "k", limits: (try? Limits(algorithm: .tokenBucket, limit: 100, period: 60_000_000_000)) ?? { fatalError("constant limits") }(), cost: 1)
+
+/// Any reply the decoder produces, read as a script's reply: an error or numbers in range.
+private func checkScriptReply(_ value: RESPValue) {
+    for (items, batch) in [([scriptItem], false), ([scriptItem, scriptItem], true)] {
+        guard let decided = try? RedisStore.decode(value, items: items, batch: batch) else { continue }
+        for d in decided.decisions {
+            require(d.remaining >= 0 && d.resetAfter >= 0 && d.retryAfter >= 0 && d.delay >= 0, "accepted out-of-range numbers: \(d)")
+        }
+    }
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let bytes = input(data, size)
@@ -108,6 +124,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
             if !whole.failed { require(pieces.leftover == whole.leftover, "\(what): leftover \(whole.leftover) vs \(pieces.leftover)") }
         }
     }
+
+    for value in whole.values { checkScriptReply(value) }
 
     for value in whole.values where encodable(value) {
         var encoded = allocator.buffer(capacity: 64)

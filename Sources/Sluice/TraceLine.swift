@@ -1,0 +1,192 @@
+import RateLimitCore
+import RateLimitHTTP
+
+/// How trace lines name their fields: Sluice's own (`t_ms`, `rule`, `key`, `cost`, nothing else),
+/// or an access log's (JSON lines with a timestamp field and a key field, other fields ignored).
+struct TraceFormat {
+    enum TimeUnit: String, CaseIterable { case s, ms, us, ns }
+
+    var timeField = "t_ms"
+    var timeUnit = TimeUnit.ms
+    var keyField = "key"
+    var ruleField = "rule"
+    var costField = "cost"
+    /// Every line's rule, for logs that have none.
+    var fixedRule: String?
+    /// Access-log mode: dotted paths, ignored fields, RFC 3339 or epoch timestamps taken
+    /// relative to the first line, and slightly out-of-order lines held at the latest time.
+    var accessLog = false
+
+    static let native = TraceFormat()
+}
+
+/// One trace line → a replay event; errors name the field.
+struct TraceLine {
+    struct Problem: Error, CustomStringConvertible { var description: String }
+
+    let format: TraceFormat
+    /// Access logs: the first line's absolute time, and the latest time so far.
+    private var origin: Int64?
+    private var latest: Int64 = 0
+    /// Access-log lines whose time was earlier than a previous line's (held at the latest).
+    private(set) var reordered = 0
+
+    init(format: TraceFormat) { self.format = format }
+
+    mutating func parse(_ line: String) throws -> ReplayEvent {
+        let value: JSONValue
+        do { value = try JSONParser.parse(Array(line.utf8)) } catch { throw Problem(description: error.description) }
+        guard case .object(let fields) = value else { throw Problem(description: "each line must be a JSON object") }
+        if !format.accessLog {
+            let known: Set = [format.timeField, format.ruleField, format.keyField, format.costField]
+            if let unknown = fields.first(where: { !known.contains($0.0) }) { throw Problem(description: "unknown field \(unknown.0)") }
+        }
+        guard let timeValue = Self.field(format.timeField, in: value, dotted: format.accessLog) else {
+            throw Problem(description: "missing field \(format.timeField)")
+        }
+        var time = try nanoseconds(timeValue)
+        let rule = try format.fixedRule ?? string(format.ruleField, in: value)
+        let key = try string(format.keyField, in: value)
+        var cost: Int64 = 1
+        if let costValue = Self.field(format.costField, in: value, dotted: format.accessLog) {
+            guard case .number(let text) = costValue, let n = Int64(text), n >= 0 else {
+                throw Problem(description: "\(format.costField) must be a non-negative integer, got \(costValue.typeName)")
+            }
+            cost = n
+        }
+        if format.accessLog {
+            let start = origin ?? time
+            origin = start
+            time = max(time - start, 0)
+            if time < latest {
+                reordered += 1
+                time = latest
+            }
+            latest = time
+        }
+        return ReplayEvent(time: time, rule: rule, key: key, cost: cost)
+    }
+
+    private func string(_ name: String, in value: JSONValue) throws -> String {
+        guard let field = Self.field(name, in: value, dotted: format.accessLog) else { throw Problem(description: "missing field \(name)") }
+        switch field {
+        case .string(let s): return s
+        case .number(let text) where format.accessLog: return text  // e.g. a numeric user id
+        default: throw Problem(description: "\(name) has the wrong type (\(field.typeName))")
+        }
+    }
+
+    /// A field by name; in access logs `a.b` reaches into nested objects.
+    static func field(_ name: String, in value: JSONValue, dotted: Bool) -> JSONValue? {
+        let path = dotted ? name.split(separator: ".").map(String.init) : [name]
+        var current = value
+        for part in path {
+            guard case .object(let fields) = current, let next = fields.first(where: { $0.0 == part })?.1 else { return nil }
+            current = next
+        }
+        return current
+    }
+
+    private func nanoseconds(_ value: JSONValue) throws -> Int64 {
+        switch value {
+        case .number(let text):
+            guard let ns = Self.nanoseconds(text, unit: format.timeUnit) else {
+                throw Problem(description: "\(format.timeField) must be a non-negative number of \(format.timeUnit.rawValue), got \(text)")
+            }
+            return ns
+        case .string(let text) where format.accessLog:
+            guard let ns = RFC3339.nanoseconds(text) else {
+                throw Problem(description: "\(format.timeField) must be an RFC 3339 time such as 2026-11-30T08:00:00.123Z, got \(text)")
+            }
+            return ns
+        default:
+            throw Problem(description: "\(format.timeField) has the wrong type (\(value.typeName))")
+        }
+    }
+
+    /// "12.5" in `unit` → nanoseconds, exactly (up to 9 decimals, as far as nanoseconds reach).
+    static func nanoseconds(_ text: String, unit: TraceFormat.TimeUnit) -> Int64? {
+        let scale: Int64 = switch unit { case .s: 1_000_000_000; case .ms: 1_000_000; case .us: 1_000; case .ns: 1 }
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard !parts[0].isEmpty, parts[0].allSatisfy(\.isASCIIDigit), let whole = Int64(parts[0]),
+              whole < Int64.max / scale / 2 else { return nil }
+        var fraction: Int64 = 0
+        if parts.count == 2 {
+            let digits = parts[1]
+            var place = scale
+            guard !digits.isEmpty, digits.allSatisfy(\.isASCIIDigit) else { return nil }
+            for digit in digits {
+                place /= 10
+                guard place > 0 || digit == "0" else { return nil }  // finer than a nanosecond
+                fraction += Int64(digit.asciiValue.map { $0 - 48 } ?? 0) * place
+            }
+        }
+        return whole * scale + fraction
+    }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+/// RFC 3339 timestamps (`2026-11-30T08:00:00.123456Z`, `…+01:00`) as Unix nanoseconds, without
+/// Foundation's formatters.
+enum RFC3339 {
+    static func nanoseconds(_ text: String) -> Int64? {
+        let b = Array(text.utf8)
+        func number(_ from: Int, _ count: Int) -> Int64? {
+            guard from + count <= b.count else { return nil }
+            var n: Int64 = 0
+            for i in from..<(from + count) {
+                guard (48...57).contains(b[i]) else { return nil }
+                n = n * 10 + Int64(b[i] - 48)
+            }
+            return n
+        }
+        guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"), b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: " "),
+              b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
+              let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return nil }
+        var i = 19
+        var fraction: Int64 = 0
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            var place: Int64 = 100_000_000
+            let start = i
+            while i < b.count, (48...57).contains(b[i]) {
+                fraction += Int64(b[i] - 48) * place
+                place /= 10
+                i += 1
+            }
+            guard i > start, i - start <= 9 else { return nil }
+        }
+        var offset: Int64 = 0
+        guard i < b.count else { return nil }
+        if b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") {
+            i += 1
+        } else if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-"), let oh = number(i + 1, 2), b.count > i + 3,
+                  b[i + 3] == UInt8(ascii: ":"), let om = number(i + 4, 2) {
+            offset = (oh * 60 + om) * 60 * (b[i] == UInt8(ascii: "+") ? 1 : -1)
+            i += 6
+        } else {
+            return nil
+        }
+        guard i == b.count else { return nil }
+        let days = daysFromCivil(year, month, day)
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
+        guard seconds >= 0 else { return nil }
+        return seconds * 1_000_000_000 + fraction
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    static func daysFromCivil(_ y: Int64, _ m: Int64, _ d: Int64) -> Int64 {
+        let y = m <= 2 ? y - 1 : y
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+}
