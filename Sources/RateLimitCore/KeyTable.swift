@@ -43,6 +43,17 @@ struct KeyTable: Sendable {
 
     func count(slot: Int) -> Int { slot < tables.count ? tables[slot].count : 0 }
 
+    /// Every key's state, least recently used first (so a restore into a smaller cap keeps the
+    /// most recent).
+    func allStates() -> [(slot: Int, key: ExactKey, state: KeyState, touched: UInt64)] {
+        var out: [(slot: Int, key: ExactKey, state: KeyState, touched: UInt64)] = []
+        out.reserveCapacity(count)
+        for slot in tables.indices {
+            for (key, tracked) in tables[slot] { out.append((slot, key, tracked.state, tracked.touched)) }
+        }
+        return out.sorted { $0.touched < $1.touched }
+    }
+
     /// Decides one item in place; a new key that consumes gets an entry (evicting at the cap).
     @inline(__always)
     mutating func decide(_ item: StoreItem, now: Nanoseconds, commit: Bool) -> Decision {

@@ -179,6 +179,16 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
         (0..<shardCount).reduce(0) { sum, index in sum + withShard(index) { $0.count(slot: slot) } }
     }
 
+    /// Every key's state as (slot, key, state), in no particular order across stripes.
+    public func states() -> [(slot: Int, key: String, state: KeyState)] {
+        (0..<shardCount).flatMap { index in withShard(index) { $0.allStates().map { ($0.slot, $0.key.string, $0.state) } } }
+    }
+
+    /// Sets one key's state (a restore), as a committed check would.
+    public func restore(slot: Int, key: String, state: KeyState) {
+        withShard(shardIndex(slot: slot, key: key)) { $0.store(state, slot: slot, key: ExactKey(key)) }
+    }
+
     /// Keys with live state, all rules.
     public var trackedKeys: Int {
         (0..<shardCount).reduce(0) { sum, index in sum + withShard(index) { $0.count } }

@@ -367,3 +367,30 @@ public final class RateLimiter: Sendable {
         }
     }
 }
+
+extension RateLimiter {
+    /// Every live key state with the rule and limits it was measured under (`--state-file`).
+    public func stateSnapshot() -> StateSnapshot {
+        let snap = snapshot.withLock { $0 }
+        var entries: [StateSnapshot.Entry] = []
+        for (slot, key, state) in store.states() {
+            guard let installed = snap.bySlot[slot], case .limited(let limits) = installed.rule.policy(for: key) else { continue }
+            entries.append(StateSnapshot.Entry(rule: installed.rule.name, limits: limits, key: key, state: state))
+        }
+        return StateSnapshot(entries: entries)
+    }
+
+    /// Restores the entries whose rule exists with the same limits for that key (a changed rule
+    /// or override starts fresh). Returns how many were restored and how many skipped.
+    @discardableResult
+    public func restore(_ snapshot: StateSnapshot) -> (restored: Int, skipped: Int) {
+        var restored = 0
+        for entry in snapshot.entries {
+            guard let installed = installed(entry.rule), case .limited(let limits) = installed.rule.policy(for: entry.key),
+                  limits == entry.limits, (try? Self.validateKey(entry.key)) != nil else { continue }
+            store.restore(slot: installed.slot, key: entry.key, state: entry.state)
+            restored += 1
+        }
+        return (restored, snapshot.entries.count - restored)
+    }
+}

@@ -21,6 +21,9 @@ public final class SluiceMetrics: Sendable {
     public let trackedKeysLimit: Gauge
     public let keysEvictedIdle: Counter
     public let keysEvictedCapacity: Counter
+    /// `rate_limiter_state_restored_keys` and `rate_limiter_state_restore_failures_total`.
+    public let stateRestoredKeys: Gauge
+    public let stateRestoreFailures: Counter
     private let evictedSeen = Mutex(0)
     private let configInfo = Mutex<(sha256: String, gauge: Gauge)?>(nil)
     private let version: String
@@ -54,6 +57,10 @@ public final class SluiceMetrics: Sendable {
         let evicted = Self.name("rate_limiter_keys_evicted_total", "Key states evicted: idle (back to a new key's state) or capacity (at the key cap).")
         keysEvictedIdle = registry.makeCounter(descriptor: evicted, labels: [("reason", "idle")])
         keysEvictedCapacity = registry.makeCounter(descriptor: evicted, labels: [("reason", "capacity")])
+        stateRestoredKeys = registry.makeGauge(descriptor: Self.name(
+            "rate_limiter_state_restored_keys", "Key states restored from --state-file at start."))
+        stateRestoreFailures = registry.makeCounter(descriptor: Self.name(
+            "rate_limiter_state_restore_failures_total", "State files at start that could not be used (corrupt, foreign, unreadable)."))
         registry.makeGauge(
             descriptor: Self.name("rate_limiter_build_info", "Build information; always 1."),
             labels: [("version", version), ("revision", revision)]

@@ -49,6 +49,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most keys held in memory (all rules); at the cap the least recently used key is evicted and starts fresh. Default: backend.max_keys, else 300000 (sized for a 128 MiB limit; see docs/operations.md).")
     var maxKeys: Int?
 
+    @Option(help: "Memory backend: write the key states here at shutdown and restore them at start (counters survive a restart).")
+    var stateFile: String?
+
     @Option(help: "Close a connection idle for this long (e.g. 60s).")
     var idleTimeout = "60s"
 
@@ -103,6 +106,9 @@ struct Serve: AsyncParsableCommand {
                 metrics.rulesInForce(sha256: rules.sha256)
             })
         metrics.configLoaded(true, unixSeconds: Double(SystemClock().now) / 1e9)
+        if let stateFile, case .memory = configuration.backend {
+            restoreState(from: stateFile, into: limiter, metrics: metrics, logger: logger)
+        }
         let readiness = Readiness()
         readiness.setConfigLoaded(true)
         // The process-wide group (never shut down: the gRPC transport may still close
@@ -166,11 +172,36 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(1)
         }
         await redis?.shutdown()
+        if let stateFile, case .memory = configuration.backend { saveState(to: stateFile, from: limiter, logger: logger) }
         // The singleton group is not shut down: the process exits next.
     }
 }
 
 extension Serve {
+    /// A missing file is a first start; a bad one is logged and counted, never a failed start.
+    func restoreState(from path: String, into limiter: RateLimiter, metrics: SluiceMetrics, logger: Logger) {
+        do throws(StateFile.Problem) {
+            guard let snapshot = try StateFile.read(path) else { return }
+            let (restored, skipped) = limiter.restore(snapshot)
+            metrics.stateRestoredKeys.set(to: Double(restored))
+            StateFile.remove(path)
+            logger.info("key states restored", metadata: ["state_file": "\(path)", "restored": "\(restored)", "skipped": "\(skipped)"])
+        } catch {
+            metrics.stateRestoreFailures.increment()
+            logger.warning("state file ignored; starting with fresh counters", metadata: ["error": "\(error.description)"])
+        }
+    }
+
+    func saveState(to path: String, from limiter: RateLimiter, logger: Logger) {
+        let snapshot = limiter.stateSnapshot()
+        do throws(StateFile.Problem) {
+            try StateFile.write(snapshot, to: path)
+            logger.info("key states saved", metadata: ["state_file": "\(path)", "keys": "\(snapshot.entries.count)"])
+        } catch {
+            logger.error("could not save the key states", metadata: ["error": "\(error.description)"])
+        }
+    }
+
     /// Fits the shipped 128 MiB memory limit with room to spare (docs/operations.md, sizing).
     static let defaultMaxKeys = 300_000
 

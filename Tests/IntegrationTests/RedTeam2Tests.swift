@@ -191,3 +191,50 @@ struct ContinueOrderTests {
         #expect(statuses.prefix(2) == ["200", "100"], "\(raw)")
     }
 }
+
+/// Issue 18: `--state-file` carries the memory backend's counters across a restart.
+@Suite(.serialized) struct StateFileTests {
+    static let rules = """
+        rules:
+          - { name: daily, algorithm: fixed_window, limit: 1000, period: 366d }
+          - { name: other, algorithm: fixed_window, limit: 1000, period: 366d }
+        """
+
+    private func remaining(_ sluice: SluiceProcess, _ rule: String, _ key: String) throws -> Int? {
+        let text = try sluice.api("POST", "/v1/check", body: #"{"rule":"\#(rule)","key":"\#(key)"}"#).text
+        guard let range = text.range(of: #""remaining":"#) else { return nil }
+        return Int(text[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    @Test func countersSurviveARestart() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let state = dir.file("state.bin")
+        let first = try SluiceProcess(arguments: ["--state-file", state], config: Self.rules)
+        for _ in 0..<10 { _ = try remaining(first, "daily", "user-1") }
+        #expect(try remaining(first, "other", "user-2") == 999)
+        first.signal(SIGTERM)
+        #expect(first.waitForExit() == 0)
+        #expect(FileManager.default.fileExists(atPath: state))
+
+        // Unchanged rule: its counter goes on; a rule whose limit changed starts fresh.
+        let changed = Self.rules.replacingOccurrences(of: "name: other, algorithm: fixed_window, limit: 1000", with: "name: other, algorithm: fixed_window, limit: 500")
+        let second = try SluiceProcess(arguments: ["--state-file", state], config: changed)
+        defer { second.stop() }
+        #expect(try remaining(second, "daily", "user-1") == 989)
+        #expect(try remaining(second, "other", "user-2") == 499)
+        #expect(try second.metric("rate_limiter_state_restored_keys") == 1)
+        #expect(try second.metric("rate_limiter_state_restore_failures_total") == 0)
+    }
+
+    @Test func aCorruptFileIsIgnoredAndCounted() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("state.bin", "SLUICEST garbage that is no snapshot")
+        let sluice = try SluiceProcess(arguments: ["--state-file", dir.file("state.bin")], config: Self.rules)
+        defer { sluice.stop() }
+        #expect(try remaining(sluice, "daily", "user-1") == 999)
+        #expect(try sluice.metric("rate_limiter_state_restore_failures_total") == 1)
+        #expect(sluice.log.contains("state file ignored"))
+    }
+}
