@@ -117,6 +117,9 @@ struct KeyTable: Sendable {
         for _ in 0..<2 {
             while head < queue.count {
                 let entry = queue[head]
+                // Let go of the key now: a consumed entry must not keep an evicted key's string
+                // alive until the queue is trimmed (that held up to a cap's worth of dead keys).
+                queue[head].key = ExactKey("")
                 head += 1
                 guard entry.slot < tables.count, let index = tables[entry.slot].index(forKey: entry.key) else { continue }
                 if tables[entry.slot].values[index].touched > entry.queued, chances < Self.secondChances {
@@ -128,7 +131,7 @@ struct KeyTable: Sendable {
                 tables[entry.slot].remove(at: index)
                 count -= 1
                 evictedAtCapacity += 1
-                if head >= 4096, head * 2 >= queue.count {
+                if head >= 1024, head * 2 >= queue.count {
                     queue.removeFirst(head)
                     head = 0
                 }

@@ -46,7 +46,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most requests waiting for the Redis backend at once; more get 503. (The memory backend decides at once and never waits.)")
     var maxInflight = 4096
 
-    @Option(help: "Most keys held in memory (all rules); at the cap the least recently used key is evicted and starts fresh. Default: backend.max_keys, else 300000 (sized for a 128 MiB limit; see docs/operations.md).")
+    @Option(help: "Most keys held in memory (all rules); at the cap the least recently used key is evicted and starts fresh. Default: backend.max_keys, else 200000 (sized for a 128 MiB limit; see docs/operations.md).")
     var maxKeys: Int?
 
     @Option(help: "Memory backend: write the key states here at shutdown and restore them at start (counters survive a restart).")
@@ -203,7 +203,7 @@ extension Serve {
     }
 
     /// Fits the shipped 128 MiB memory limit with room to spare (docs/operations.md, sizing).
-    static let defaultMaxKeys = 300_000
+    static let defaultMaxKeys = 200_000
 
     /// The connection caps of the API, gRPC and metrics listeners, fitted to the open-file limit
     /// (raised to its hard limit first): running out of descriptors stalls every listener and
