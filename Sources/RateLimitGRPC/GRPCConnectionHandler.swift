@@ -6,6 +6,11 @@ import NIOHTTP2
 /// (no child channel, task or stream per call): `GRPCConnectionStateMachine` gathers each
 /// request, `GRPCService` answers it now (memory) or later (Redis), and the answer goes out as
 /// HEADERS, DATA and trailers, flushed once per read burst.
+///
+/// It also closes the connection when idle, and on `ChannelShouldQuiesceEvent` sends GOAWAY and
+/// closes once the calls in flight are answered (or after `shutdownGrace`). NIOHTTP2's
+/// `NIOHTTP2ServerConnectionManagementHandler` does the same but costs a handler hop and three
+/// dynamic casts per HTTP/2 event, a tenth of a call's server CPU here.
 final class GRPCConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
@@ -19,10 +24,33 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private var flushPending = false
     /// Calls answered later, until their answer (or deadline) is written or the stream closes.
     private var pending: Set<HTTP2StreamID> = []
+    private let idleTimeout: TimeAmount?
+    private let shutdownGrace: TimeAmount
+    /// When the last read burst ended.
+    private var lastActive = NIODeadline.now()
+    private var idleCheck: Scheduled<Void>?
+    /// The highest stream the client opened: GOAWAY's last stream.
+    private var lastStreamID = HTTP2StreamID.rootStream
+    private var quiescing = false
 
-    init(service: GRPCService, configuration: GRPCConnectionStateMachine.Configuration) {
+    init(
+        service: GRPCService, configuration: GRPCConnectionStateMachine.Configuration, idleTimeout: TimeAmount? = nil,
+        shutdownGrace: TimeAmount = .seconds(10)
+    ) {
         self.service = service
         self.machine = GRPCConnectionStateMachine(configuration: configuration)
+        self.idleTimeout = idleTimeout
+        self.shutdownGrace = shutdownGrace
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let idleTimeout { scheduleIdleCheck(context: context, after: idleTimeout) }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        idleCheck?.cancel()
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -30,6 +58,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         let frame = unwrapInboundIn(data)
         switch frame.payload {
         case .headers(let headers):
+            if frame.streamID > lastStreamID { lastStreamID = frame.streamID }
             let action = machine.receiveHeaders(frame.streamID, headers.headers, endStream: headers.endStream, now: .now())
             perform(action, context: context)
         case .data(let payload):
@@ -42,6 +71,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         inReadLoop = false
+        if idleTimeout != nil { lastActive = .now() }
         if flushPending {
             flushPending = false
             context.flush()
@@ -50,15 +80,59 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let window = event as? NIOHTTP2WindowUpdatedEvent, let inbound = window.inboundWindowSize,
-           let increment = machine.windowUpdated(window.streamID, inboundWindow: inbound) {
-            write(window.streamID, .windowUpdate(windowSizeIncrement: increment), context: context)
-            if !inReadLoop { context.flush() }
+        if let window = event as? NIOHTTP2WindowUpdatedEvent {
+            if let inbound = window.inboundWindowSize, let increment = machine.windowUpdated(window.streamID, inboundWindow: inbound) {
+                write(window.streamID, .windowUpdate(windowSizeIncrement: increment), context: context)
+                if !inReadLoop { context.flush() }
+            }
         } else if let closed = event as? StreamClosedEvent {
             machine.streamClosed(closed.streamID)
-            pending.remove(closed.streamID)
+            if !pending.isEmpty { pending.remove(closed.streamID) }
+            if quiescing, machine.openStreams == 0 { flushAndClose(context: context) }
+        } else if event is ChannelShouldQuiesceEvent {
+            quiesce(context: context)
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// GOAWAY: no new calls; close once the open ones are answered, or after the grace period.
+    private func quiesce(context: ChannelHandlerContext) {
+        guard !quiescing else { return }
+        quiescing = true
+        write(.rootStream, .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil), context: context)
+        if machine.openStreams == 0 {
+            flushAndClose(context: context)
+            return
+        }
+        flushPending = false
+        context.flush()
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: shutdownGrace) { loopBound.value.close(promise: nil) }
+    }
+
+    /// Closing drops writes not yet flushed, and NIOHTTP2Handler holds back flushes until its
+    /// read burst ends: the close waits for the event loop's next turn, after that flush.
+    private func flushAndClose(context: ChannelHandlerContext) {
+        flushPending = false
+        context.flush()
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.eventLoop.execute { loopBound.value.close(promise: nil) }
+    }
+
+    /// One timer per idle period, not per read: an idle connection (no open call, nothing read
+    /// for `idleTimeout`) is sent GOAWAY and closed.
+    private func scheduleIdleCheck(context: ChannelHandlerContext, after delay: TimeAmount) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        idleCheck = context.eventLoop.scheduleTask(in: delay) {
+            let (handler, context) = loopBound.value
+            guard let idleTimeout = handler.idleTimeout, !handler.quiescing else { return }
+            let quiet = NIODeadline.now() - handler.lastActive
+            if quiet >= idleTimeout, handler.machine.openStreams == 0 {
+                handler.quiesce(context: context)
+            } else {
+                handler.scheduleIdleCheck(context: context, after: max(idleTimeout - quiet, .milliseconds(1)))
+            }
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

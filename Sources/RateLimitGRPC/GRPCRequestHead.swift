@@ -21,31 +21,40 @@ public struct GRPCRequestHead: Sendable, Hashable {
         case status(GRPCStatus)
     }
 
-    /// Checks `headers` (NIOHTTP2 has already validated the HTTP/2 pseudo-headers).
+    /// Checks `headers` (NIOHTTP2 has already decoded the HTTP/2 header block), in one pass.
     public static func parse(_ headers: HPACKHeaders, now: NIODeadline) -> Result<GRPCRequestHead, Rejection> {
-        let contentType = headers.first(name: "content-type") ?? ""
+        var contentType = "", method = "", path = "", encoding: String?, timeout: String?
+        for header in headers {
+            switch header.name {
+            case "content-type": contentType = header.value
+            case ":method": method = header.value
+            case ":path": path = header.value
+            case "grpc-encoding": encoding = header.value
+            case "grpc-timeout": timeout = header.value
+            default: continue
+            }
+        }
         guard isGRPC(contentType: contentType) else {
             return .failure(.unsupportedMediaType("invalid gRPC request content-type \"\(contentType)\""))
         }
-        guard headers.first(name: ":method") == "POST" else {
+        guard method == "POST" else {
             return .failure(.status(GRPCStatus(.invalidArgument, ":method must be POST")))
         }
-        if let encoding = headers.first(name: "grpc-encoding"), encoding != "identity" {
+        if let encoding, encoding != "identity" {
             return .failure(.status(GRPCStatus(
                 .unimplemented, "\(encoding) compression is not supported; supported algorithms are listed in grpc-accept-encoding")))
         }
-        let path = headers.first(name: ":path") ?? ""
-        guard let method = GRPCMethod(path: path) else {
+        guard let grpcMethod = GRPCMethod(path: path) else {
             return .failure(.status(GRPCStatus(.unimplemented, "unknown method \(path)")))
         }
         var deadline: NIODeadline?
-        if let text = headers.first(name: "grpc-timeout") {
-            guard let timeout = parseTimeout(text) else {
-                return .failure(.status(GRPCStatus(.internalError, "malformed grpc-timeout \"\(text)\"")))
+        if let timeout {
+            guard let amount = parseTimeout(timeout) else {
+                return .failure(.status(GRPCStatus(.internalError, "malformed grpc-timeout \"\(timeout)\"")))
             }
-            deadline = now + timeout
+            deadline = now + amount
         }
-        return .success(GRPCRequestHead(method: method, deadline: deadline))
+        return .success(GRPCRequestHead(method: grpcMethod, deadline: deadline))
     }
 
     /// `application/grpc`, alone or with a subtype (`+proto`) or parameters (`;charset=...`).
