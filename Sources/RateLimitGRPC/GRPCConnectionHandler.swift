@@ -3,7 +3,7 @@ import NIOHPACK
 import NIOHTTP2
 
 /// Serves Sluice's unary gRPC methods on one HTTP/2 connection, straight from NIOHTTP2's frames
-/// (no child channel, task or stream per call): `GRPCConnectionStateMachine` gathers each
+/// (no child channel, task or async hop per call): `GRPCConnectionStateMachine` gathers each
 /// request, `GRPCService` answers it now (memory) or later (Redis), and the answer goes out as
 /// HEADERS, DATA and trailers, flushed once per read burst.
 ///
