@@ -1,5 +1,3 @@
-import GRPCCore
-import GRPCNIOTransportHTTP2Posix
 import Logging
 import NIOCore
 import NIOPosix
@@ -11,22 +9,28 @@ import RateLimitRedis
 import ServiceLifecycle
 
 /// The gRPC listener on its own Unix socket (`--grpc-socket`): Sluice's `sluice.v1.RateLimiter`
-/// and Envoy's RLS v3 on the same limiter and metrics as the HTTP API. Never on TCP: these
-/// calls change state. Bounded like the API socket: a connection cap (draining the connection
-/// quiet for longest), and an idle timeout (red team 2, F2).
+/// and Envoy's RLS v3 on the same limiter and metrics as the HTTP API, served directly on
+/// NIOHTTP2 (docs/grpc.md). Never on TCP: these calls change state. Bounded like the API
+/// socket: a connection cap (draining the connection quiet for longest), the idle timeout, and
+/// `--max-inflight` for calls a remote backend answers (red team 2, F2).
 struct GRPCListener: Service {
     let path: String
     let mode: UInt32
-    let server: GRPCServer<HTTP2ServerTransport.Posix>
+    let group: any EventLoopGroup
+    let service: GRPCService
+    let connections: ConnectionRegistry
+    let pipeline: GRPCServerPipeline
     let logger: Logger
 
     init(
-        path: String, mode: UInt32, group: MultiThreadedEventLoopGroup, limiter: RateLimiter,
-        remote: (any AsyncRemoteDecider)?, metrics: SluiceMetrics, connections: ConnectionRegistry, idleTimeout: TimeAmount,
-        logger: Logger
+        path: String, mode: UInt32, group: any EventLoopGroup, limiter: RateLimiter,
+        remote: (any GRPCRemoteDecider)?, metrics: SluiceMetrics, connections: ConnectionRegistry, idleTimeout: TimeAmount,
+        maxInflight: Int = 4096, logger: Logger
     ) {
         self.path = path
         self.mode = mode
+        self.group = group
+        self.connections = connections
         self.logger = logger
         let durations = GRPCEndpoint.allCases.map { metrics.duration(endpoint: $0.rawValue) }
         let unmatched = UnmatchedDescriptor.allCases.map { metrics.envoyUnmatched(reason: $0.rawValue) }
@@ -34,47 +38,58 @@ struct GRPCListener: Service {
             duration: { endpoint, ns in
                 durations[GRPCEndpoint.allCases.firstIndex(of: endpoint) ?? 0].recordNanoseconds(ns)
             },
-            unmatched: { reason in unmatched[UnmatchedDescriptor.allCases.firstIndex(of: reason) ?? 0].increment() })
-        var config = HTTP2ServerTransport.Posix.Config.defaults
-        config.connection.maxIdleTime = .nanoseconds(idleTimeout.nanoseconds)
-        config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(ConnectionAdmissionHandler(registry: connections), position: .first)
-            }
-        }
-        let transport = HTTP2ServerTransport.Posix(
-            address: .unixDomainSocket(path: path), transportSecurity: .plaintext, config: config, eventLoopGroup: group)
-        server = GRPCServer(transport: transport, services: [
-            SluiceGRPCService(limiter: limiter, remote: remote, observers: observers),
-            EnvoyRateLimitService(limiter: limiter, remote: remote, observers: observers),
-        ])
+            unmatched: { reason in unmatched[UnmatchedDescriptor.allCases.firstIndex(of: reason) ?? 0].increment() },
+            shed: { metrics.shed.increment() })
+        service = GRPCService(limiter: limiter, remote: remote, observers: observers, maxInflight: maxInflight)
+        var pipeline = GRPCServerPipeline()
+        pipeline.idleTimeout = idleTimeout
+        self.pipeline = pipeline
     }
 
     func run() async throws {
         try UnixSocketPath.prepare(path)
         defer { UnixSocketPath.remove(path) }
-        let server = self.server
-        try await withThrowingDiscardingTaskGroup { group in
-            // Bound under a private umask, then given its mode (red team 2, F21).
-            let listening = try await UnixSocketPath.bindingPrivately {
-                group.addTask { try await server.serve() }
-                return try await server.listeningAddress
+        let (service, pipeline, connections) = (self.service, self.pipeline, self.connections)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 512)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ConnectionAdmissionHandler(registry: connections))
+                    try pipeline.configure(channel, service: service)
+                }
             }
-            guard listening != nil else { return }
-            try UnixSocketPath.setMode(path, mode)
-            logger.info("grpc listening", metadata: ["grpc_socket": "\(path)"])
-            try await gracefulShutdown()
-            server.beginGracefulShutdown()
+        // Bound under a private umask, then given its mode (red team 2, F21).
+        let listener = try await UnixSocketPath.bindingPrivately {
+            try await bootstrap.bind(unixDomainSocketPath: path).get()
         }
+        do {
+            try UnixSocketPath.setMode(path, mode)
+        } catch {
+            try? await listener.close()
+            throw error
+        }
+        logger.info("grpc listening", metadata: ["grpc_socket": "\(path)"])
+        try? await gracefulShutdown()
+
+        // Stop accepting, then GOAWAY on every connection: calls in flight finish, each
+        // connection closes once it has no open stream (or after the grace period).
+        try? await listener.close()
+        connections.quiesceAll()
+        let deadline = NIODeadline.now() + pipeline.shutdownGrace
+        while connections.openCount > 0, NIODeadline.now() < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        connections.closeAll()
     }
 }
 
-/// The Redis store as the gRPC services' remote backend.
-struct RedisGRPCDecider: AsyncRemoteDecider {
+/// The Redis store as the gRPC methods' remote backend.
+struct RedisGRPCDecider: GRPCRemoteDecider {
     let store: RedisStore
     let group: any EventLoopGroup
 
-    func decide(_ checks: [PreparedCheck], commit: Bool) async throws -> BatchDecision {
-        try await store.decide(checks, commit: commit, on: group.next()).get()
+    func decide(_ checks: [PreparedCheck], commit: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<BatchDecision> {
+        store.decide(checks, commit: commit, on: eventLoop)
     }
 }

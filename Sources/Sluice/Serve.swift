@@ -156,7 +156,7 @@ struct Serve: AsyncParsableCommand {
             services.append(.init(
                 service: GRPCListener(
                     path: grpcSocket, mode: settings.socketMode, group: group, limiter: limiter, remote: remote,
-                    metrics: metrics, connections: connections, idleTimeout: settings.idleTimeout, logger: logger),
+                    metrics: metrics, connections: connections, idleTimeout: settings.idleTimeout, maxInflight: maxInflight, logger: logger),
                 successTerminationBehavior: .gracefullyShutdownGroup))
         }
         if let path = config {

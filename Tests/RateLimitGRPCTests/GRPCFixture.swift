@@ -1,6 +1,8 @@
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
+import NIOCore
+import NIOPosix
 import RateLimitConfig
 import RateLimitCore
 import RateLimitGRPC
@@ -39,8 +41,8 @@ let grpcRulesYAML = """
             entries: [plan]
     """
 
-/// A limiter on a manual clock, served over gRPC on a fresh Unix socket for the duration of
-/// `body`, with a client connected to it.
+/// A limiter on a manual clock, served by Sluice's gRPC server on a fresh Unix socket for the
+/// duration of `body`, with a grpc-swift client connected to it.
 func withGRPCSluice<Result: Sendable>(
     _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>, RateLimiter, ManualClock) async throws -> Result
 ) async throws -> Result {
@@ -49,18 +51,24 @@ func withGRPCSluice<Result: Sendable>(
     let limiter = RateLimiter(rules: rules, clock: clock)
     let path = NSTemporaryDirectory() + "sluice-grpc-\(UInt32.random(in: 0...UInt32.max)).sock"
     defer { unlink(path) }
-    let server = GRPCServer(
-        transport: .http2NIOPosix(address: .unixDomainSocket(path: path), transportSecurity: .plaintext),
-        services: [SluiceGRPCService(limiter: limiter), EnvoyRateLimitService(limiter: limiter)])
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await server.serve() }
-        _ = try await server.listeningAddress
-        defer { server.beginGracefulShutdown() }
-        return try await withGRPCClient(
+    let service = GRPCService(limiter: limiter)
+    let pipeline = GRPCServerPipeline()
+    let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .childChannelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture { try pipeline.configure(channel, service: service) }
+        }
+        .bind(unixDomainSocketPath: path).get()
+    do {
+        let result = try await withGRPCClient(
             transport: .http2NIOPosix(target: .unixDomainSocket(path: path), transportSecurity: .plaintext)
         ) { client in
             try await body(client, limiter, clock)
         }
+        try await listener.close()
+        return result
+    } catch {
+        try? await listener.close()
+        throw error
     }
 }
 

@@ -1,5 +1,4 @@
-public import GRPCCore
-public import RateLimitCore
+import RateLimitCore
 import SwiftProtobuf
 
 /// Envoy's rate limit service (RLS v3, `ShouldRateLimit`), answered by Sluice's rules.
@@ -9,32 +8,21 @@ import SwiftProtobuf
 /// any is over, and then none of them consumes anything. Descriptors that match no rule, and
 /// every descriptor of an unknown domain, are OK without a limit (as envoyproxy/ratelimit does);
 /// shadow rules answer OK. `hits_addend` 0 means 1; a descriptor's own `hits_addend` wins.
-/// An empty domain or descriptor list is `invalidArgument`.
-public struct EnvoyRateLimitService: Envoy_Service_Ratelimit_V3_RateLimitService.SimpleServiceProtocol {
-    private let decider: GRPCDecider
-    private let observers: GRPCObservers
+/// An empty domain or descriptor list is `INVALID_ARGUMENT`.
+struct EnvoyPlan: Sendable {
+    typealias Response = Envoy_Service_Ratelimit_V3_RateLimitResponse
 
-    public init(limiter: RateLimiter, remote: (any AsyncRemoteDecider)? = nil, observers: GRPCObservers = GRPCObservers()) {
-        decider = GRPCDecider(limiter: limiter, remote: remote)
-        self.observers = observers
-    }
+    /// The checks of the descriptors that matched a rule.
+    var checks: [CheckRequest] = []
+    /// For each descriptor, the position of its check in `checks` (nil: no rule).
+    var positions: [Int?] = []
 
-    public typealias Response = Envoy_Service_Ratelimit_V3_RateLimitResponse
-
-    public func shouldRateLimit(
-        request: Envoy_Service_Ratelimit_V3_RateLimitRequest, context: ServerContext
-    ) async throws -> Response {
-        let start = ContinuousClock.now
+    init(_ request: Envoy_Service_Ratelimit_V3_RateLimitRequest, index: DescriptorIndex, observers: GRPCObservers) throws(GRPCStatus) {
         // As envoyproxy/ratelimit: both are malformed requests, not "no limit".
-        guard !request.domain.isEmpty else { throw RPCError(code: .invalidArgument, message: "domain must not be empty") }
-        guard !request.descriptors.isEmpty else {
-            throw RPCError(code: .invalidArgument, message: "descriptors must not be empty")
-        }
-        let index = decider.limiter.rules.descriptors
+        guard !request.domain.isEmpty else { throw GRPCStatus(.invalidArgument, "domain must not be empty") }
+        guard !request.descriptors.isEmpty else { throw GRPCStatus(.invalidArgument, "descriptors must not be empty") }
         let hits = request.hitsAddend == 0 ? 1 : Int64(request.hitsAddend)
-        var checks: [CheckRequest] = []
-        /// For each descriptor, the position of its check in `checks` (nil: no rule).
-        var positions: [Int?] = []
+        positions.reserveCapacity(request.descriptors.count)
         for descriptor in request.descriptors {
             let entries = descriptor.entries.map { (key: $0.key, value: $0.value) }
             switch index.match(domain: request.domain, entries: entries) {
@@ -50,19 +38,17 @@ public struct EnvoyRateLimitService: Envoy_Service_Ratelimit_V3_RateLimitService
                 observers.unmatched(.noRule)
             }
         }
+    }
+
+    /// The answer, given the batch decision of `checks` (nil when nothing matched).
+    func response(_ batch: BatchDecision?) -> Response {
         var response = Response()
-        response.overallCode = .ok
-        var decisions: [Decision] = []
-        if !checks.isEmpty {
-            let batch = try await decider.decide(checks, single: checks.count == 1, commit: true)
-            decisions = batch.decisions
-            if !batch.allowed { response.overallCode = .overLimit }
-        }
+        response.overallCode = batch?.allowed == false ? .overLimit : .ok
+        let decisions = batch?.decisions ?? []
         response.statuses = positions.map { position in
             guard let position, position < decisions.count else { return Self.unlimitedStatus }
             return Self.status(decisions[position], rule: checks[position].rule)
         }
-        observers.duration(.shouldRateLimit, elapsedNanoseconds(since: start))
         return response
     }
 
