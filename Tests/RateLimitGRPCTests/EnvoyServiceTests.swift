@@ -58,6 +58,9 @@ import Testing
             #expect(second.overallCode == .overLimit)
             #expect(second.statuses.map(\.code) == [.ok, .overLimit, .ok])
             #expect(try limiter.status(CheckRequest(rule: "per-ip", key: "10.9.9.9", cost: 0)).remaining == 1)
+            // The OK descriptor reports its true remaining: 1, as nothing was consumed (issue 15;
+            // it said 0, the remaining after a hit that never happened).
+            #expect(second.statuses[0].limitRemaining == 1)
             // The most specific rule wins: /login → login; another path → any-path, keyed by both values.
             let other = try await rls.shouldRateLimit(rlsRequest(domain: "edge", descriptor(("path", "/home"), ("user", "ann"))))
             #expect(other.statuses[0].currentLimit.name == "any-path")
