@@ -117,8 +117,7 @@ public final class RedisStore: Sendable {
     public func start() {
         guard let connection = connections.first else { return }
         let task = connection.eventLoop.scheduleRepeatedAsyncTask(initialDelay: .zero, delay: options.healthInterval) { _ in
-            self.timed("ping", connection.send(["PING"], timeout: max(self.options.timeout, .milliseconds(250))))
-                .flatMapThrowing(Self.checked)
+            self.timed("ping", connection.send(["PING"], timeout: max(self.options.timeout, .milliseconds(250))).flatMapThrowing(Self.checked))
                 .map { _ in () }
                 .recover { error in self.noteFailure(error) }
         }
@@ -153,8 +152,8 @@ public final class RedisStore: Sendable {
         let script: Script = items.count == 1 ? Script(items[0].1.limits.algorithm) : .batch
         let arguments = self.arguments(items, commit: commit)
         let connection = self.connection(for: eventLoop)
-        return evaluate(script, arguments, on: connection)
-            .flatMapThrowing { reply in try Self.decode(reply, items: items.map(\.1), batch: script == .batch) }
+        let stored = items.map(\.1)
+        return evaluate(script, arguments, on: connection) { reply in try Self.decode(reply, items: stored, batch: script == .batch) }
             .flatMapErrorThrowing { error in
                 self.noteFailure(error)
                 return try self.policy(items.map(\.1), commit: commit, reason: "\(error)").get()
@@ -172,10 +171,8 @@ public final class RedisStore: Sendable {
         let key = redisKey(rule: check.rule, item)
         _ = denials.withLock { $0.removeValue(forKey: ExactKey(key)) }
         fallback.reset(slot: item.slot, key: item.key)
-        return timed("del", connection(for: eventLoop).send(["DEL", key], timeout: options.timeout))
-            .flatMapThrowing { reply in
-                if case .error(let message) = reply { throw RedisConnectionError.protocolError(message) }
-            }
+        return timed("del", connection(for: eventLoop).send(["DEL", key], timeout: options.timeout).flatMapThrowing(Self.checked))
+            .map { _ in () }
             .flatMapErrorThrowing { error in
                 self.noteFailure(error)
                 throw BackendUnavailable(reason: "\(error)", reset: true)
@@ -183,18 +180,22 @@ public final class RedisStore: Sendable {
             .hop(to: eventLoop)
     }
 
-    /// EVALSHA, or EVAL when the script's SHA is unknown or Redis forgot it (NOSCRIPT).
-    private func evaluate(_ script: Script, _ arguments: [String], on connection: RedisConnection) -> EventLoopFuture<RESPValue> {
+    /// EVALSHA, or EVAL when the script's SHA is unknown or Redis forgot it (NOSCRIPT). `decode`
+    /// runs inside the timing, so a reply outside the scripts' contract counts as an error, not
+    /// as a success that closes the circuit breaker (red team 2, F1).
+    private func evaluate(
+        _ script: Script, _ arguments: [String], on connection: RedisConnection,
+        decode: @escaping @Sendable (RESPValue) throws -> BatchDecision
+    ) -> EventLoopFuture<BatchDecision> {
         let timeout = options.timeout
-        guard let sha = shas[script] else {
-            return timed("eval", connection.send(["EVAL", script.source] + arguments, timeout: timeout)).flatMapThrowing(Self.checked)
+        let eval = { self.timed("eval", connection.send(["EVAL", script.source] + arguments, timeout: timeout).flatMapThrowing { try decode(Self.checked($0)) }) }
+        guard let sha = shas[script] else { return eval() }
+        return timed("evalsha", connection.send(["EVALSHA", sha] + arguments, timeout: timeout).flatMapThrowing { reply -> BatchDecision? in
+            if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") { return nil }  // answered: EVAL follows
+            return try decode(Self.checked(reply))
+        }).flatMap { decided in
+            decided.map { connection.eventLoop.makeSucceededFuture($0) } ?? eval()
         }
-        return timed("evalsha", connection.send(["EVALSHA", sha] + arguments, timeout: timeout)).flatMap { reply in
-            if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
-                return self.timed("eval", connection.send(["EVAL", script.source] + arguments, timeout: timeout))
-            }
-            return connection.eventLoop.makeSucceededFuture(reply)
-        }.flatMapThrowing(Self.checked)
     }
 
     private static func checked(_ reply: RESPValue) throws -> RESPValue {
@@ -202,18 +203,17 @@ public final class RedisStore: Sendable {
         return reply
     }
 
-    /// Counts and times one Redis operation, and keeps `up` and the breaker current.
-    private func timed(_ operation: String, _ future: EventLoopFuture<RESPValue>) -> EventLoopFuture<RESPValue> {
+    /// Counts and times one Redis operation, and keeps `up` and the breaker current: a usable
+    /// answer is "ok"; an error reply or a reply outside the contract "error".
+    private func timed<T: Sendable>(_ operation: String, _ future: EventLoopFuture<T>) -> EventLoopFuture<T> {
         let started = NIODeadline.now()
         future.whenComplete { result in
             let seconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
             let status: String
             switch result {
-            // NOSCRIPT to EVALSHA is expected (EVAL follows); to EVAL it is a Redis that runs no
-            // scripts, an error like any other (red team 2, F23).
-            case .success(.error(let message)) where !(operation == "evalsha" && message.hasPrefix("NOSCRIPT")): status = "error"
             case .success: status = "ok"
             case .failure(RedisConnectionError.timeout): status = "timeout"
+            case .failure(RedisConnectionError.protocolError): status = "error"
             case .failure: status = "unavailable"
             }
             self.observer?.operation(operation, status: status, seconds: seconds)

@@ -238,3 +238,70 @@ struct ContinueOrderTests {
         #expect(sluice.log.contains("state file ignored"))
     }
 }
+
+/// F1: a Redis (or anything on its port) that answers with integers outside the scripts' contract
+/// cannot crash the sidecar; its answers count as errors and open the circuit breaker.
+@Suite(.serialized) struct HostileRedisTests {
+    static let fakeRedis = #"""
+        import asyncio, os, sys
+        path = sys.argv[1]
+        def take(buf):
+            try:
+                end = buf.index(b'\r\n'); n = int(buf[1:end]); pos = end + 2; args = []
+                for _ in range(n):
+                    end = buf.index(b'\r\n', pos); size = int(buf[pos + 1:end]); pos = end + 2
+                    if len(buf) < pos + size + 2: return None
+                    args.append(buf[pos:pos + size]); pos += size + 2
+                return args, buf[pos:]
+            except ValueError: return None
+        async def client(r, w):
+            buf = b''
+            while data := await r.read(65536):
+                buf += data
+                while buf and (got := take(buf)):
+                    args, buf = got
+                    cmd = args[0].upper()
+                    w.write(b'+PONG\r\n' if cmd == b'PING' else b'$40\r\n' + b'0' * 40 + b'\r\n' if cmd == b'SCRIPT' else
+                            b'*5\r\n:1\r\n:5\r\n:9223372036854775807\r\n:0\r\n:0\r\n')
+                await w.drain()
+        async def main():
+            async with await asyncio.start_unix_server(client, path) as s: await s.serve_forever()
+        asyncio.run(main())
+        """#
+
+    @Test func outOfRangeRepliesAreErrorsNotCrashes() throws {
+        guard which("python3") != nil else { return }
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("fake_redis.py", Self.fakeRedis)
+        let socket = dir.file("fake-redis.sock")
+        let fake = Process()
+        fake.executableURL = URL(fileURLWithPath: which("python3") ?? "/usr/bin/python3")
+        fake.arguments = [dir.file("fake_redis.py"), socket]
+        try fake.run()
+        defer {
+            kill(fake.processIdentifier, SIGKILL)  // asyncio's serve_forever outlives SIGTERM here
+            fake.waitUntilExit()
+        }
+        #expect(poll { FileManager.default.fileExists(atPath: socket) })
+        let config = """
+            backend:
+              type: redis
+              redis: { url: "unix://\(socket)", timeout_ms: 200, on_failure: local }
+            rules:
+              - { name: default, algorithm: token_bucket, limit: 100, period: 1m, burst: 20 }
+            """
+        let sluice = try SluiceProcess(config: config)
+        defer { sluice.stop() }
+        let client = try sluice.client()
+        for i in 0..<8 {
+            let answer = try client.request("POST", "/v1/check", body: #"{"rule":"default","key":"k"}"#)
+            #expect(answer.status == 200 && answer.text.contains(#""remaining":\#(19 - i)"#), "check \(i): \(answer.text)")  // the local store
+        }
+        let errors = try sluice.metric(#"rate_limiter_redis_operations_total{operation="evalsha",status="error"}"#) ?? 0
+        #expect(errors >= 5 && errors < 8, "the breaker opens after 5 failures: \(errors) script calls failed")
+        #expect(try sluice.metric(#"rate_limiter_redis_operations_total{operation="evalsha",status="ok"}"#) ?? 0 == 0)
+        #expect(try sluice.metric(#"rate_limiter_backend_fallback_total{mode="local"}"#) == 8)
+        #expect(try sluice.ops("GET", "/healthz").status == 200)
+    }
+}

@@ -52,7 +52,7 @@ private func exercise(_ rules: RuleSet, seed: UInt64) {
     let clock = ManualClock(now: 1_750_000_000_000_000_000 + Int64(seed % 1_000_000_007))
     let limiter = RateLimiter(rules: rules, clock: clock)
     for rule in rules.rules {
-        for key in ["k"] + rule.overrides.keys.sorted() {
+        for key in ["k"] + rule.overrides.keys.sorted().map(\.string) {
             let limits: Limits? = if case .limited(let l) = rule.policy(for: key) { l } else { nil }
             let what = "\(rule.name)/\(key)"
             do {
