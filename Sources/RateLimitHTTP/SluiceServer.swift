@@ -28,6 +28,9 @@ public struct ServerSettings: Sendable {
     /// the pod network and its legitimate clients (kubelet, Prometheus) are quick.
     public var metricsIdleTimeout: TimeAmount = .seconds(10)
     public var metricsRequestTimeout: TimeAmount = .seconds(2)
+    /// The event loops of the metrics/health listener (nil: the API's). A loop of its own keeps
+    /// a flood of `/metrics` scrapes on the network-reachable port from delaying the API.
+    public var metricsGroup: (any EventLoopGroup)?
     /// Told how many idle keys each sweep evicted.
     public var sweepObserver: @Sendable (Int) -> Void = { _ in }
     /// Reports connection counts and rejections per listener (`api`, `metrics`).
@@ -78,7 +81,8 @@ public struct SluiceServer: Service {
             try UnixSocketPath.setMode(path, settings.socketMode)
             let ops = self.ops
             opsChannel = try await bootstrap(
-                registry: opsConnections, tcp: true, idle: settings.metricsIdleTimeout, requestTimeout: settings.metricsRequestTimeout
+                on: settings.metricsGroup ?? group, registry: opsConnections, tcp: true, idle: settings.metricsIdleTimeout,
+                requestTimeout: settings.metricsRequestTimeout
             ) { request, allocator, _ in
                 .now(ops.handle(request, allocator: allocator))
             }
@@ -122,10 +126,11 @@ public struct SluiceServer: Service {
     }
 
     private func bootstrap(
-        registry: ConnectionRegistry, tcp: Bool, idle: TimeAmount, requestTimeout: TimeAmount, responder: @escaping HTTPAnswerer
+        on group: (any EventLoopGroup)? = nil, registry: ConnectionRegistry, tcp: Bool, idle: TimeAmount, requestTimeout: TimeAmount,
+        responder: @escaping HTTPAnswerer
     ) -> ServerBootstrap {
         let limits = settings.limits
-        var bootstrap = ServerBootstrap(group: group)
+        var bootstrap = ServerBootstrap(group: group ?? self.group)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)

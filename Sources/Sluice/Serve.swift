@@ -139,6 +139,8 @@ struct Serve: AsyncParsableCommand {
         settings.maxConnections = caps.api
         settings.maxMetricsConnections = caps.metrics
         settings.connectionObserver = { listener in Self.observer(metrics, listener: listener) }
+        // Never shut down, like the singleton group: the process exits after the services stop.
+        settings.metricsGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         settings.sweepObserver = { evicted in metrics.keysEvictedIdle.increment(by: Double(evicted)) }
         settings.idleTimeout = .nanoseconds(DurationParser.parse(idleTimeout) ?? 60_000_000_000)
         settings.requestTimeout = .nanoseconds(DurationParser.parse(requestTimeout) ?? 10_000_000_000)

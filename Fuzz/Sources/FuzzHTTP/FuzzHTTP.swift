@@ -42,6 +42,7 @@ private func parse(_ bytes: UnsafeRawBufferPointer, cuts: [Int], limits: HTTPReq
         while true {
             let reader = buffer.readerIndex
             let writer = buffer.writerIndex
+            let before = buffer  // shares the storage; keeps the bytes readable from `reader`
             let request: HTTPRequest?
             do {
                 request = try parser.next(&buffer)
@@ -57,7 +58,7 @@ private func parse(_ bytes: UnsafeRawBufferPointer, cuts: [Int], limits: HTTPReq
                 let skipped = buffer.readerIndex - reader
                 require(skipped % 2 == 0, "next returned nil but consumed \(skipped) bytes, not whole CRLFs")
                 for i in stride(from: reader, to: buffer.readerIndex, by: 2) {
-                    require(buffer.getInteger(at: i, as: UInt16.self) == 0x0D0A, "next returned nil but consumed bytes other than CRLFs")
+                    require(before.getInteger(at: i, as: UInt16.self) == 0x0D0A, "next returned nil but consumed bytes other than CRLFs")
                 }
                 consumed += skipped
                 break
