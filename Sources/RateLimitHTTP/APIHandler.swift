@@ -164,7 +164,9 @@ public final class APIHandler: Sendable {
 
     /// The check a `/v1/status?rule=R&key=K[&cost=N]` query asks about.
     static func statusRequest(query: String) throws(APIError) -> CheckRequest {
-        let params = QueryString.parse(query)
+        guard let params = QueryString.parse(query) else {
+            throw .badRequest("the query has an invalid percent-escape or is not UTF-8 (use %XX with two hex digits)")
+        }
         guard let rule = params["rule"] else { throw .badRequest("missing query parameter rule") }
         guard let key = params["key"] else { throw .badRequest("missing query parameter key") }
         // A status asks about now: without `cost` it reports the quota as it stands (issue 15);
@@ -255,14 +257,15 @@ public final class APIHandler: Sendable {
     }
 }
 
-/// `a=1&b=x%20y` → ["a": "1", "b": "x y"]; the first occurrence of a name wins.
+/// `a=1&b=x%20y` → ["a": "1", "b": "x y"]; the first occurrence of a name wins; nil when any
+/// escape is invalid (a bad escape is an error, never a missing parameter: red team 2, F22).
 enum QueryString {
-    static func parse(_ query: String) -> [String: String] {
+    static func parse(_ query: String) -> [String: String]? {
         var out: [String: String] = [:]
         for pair in query.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = decode(parts[0]), out[name] == nil else { continue }
-            out[name] = parts.count > 1 ? decode(parts[1]) : ""
+            guard let name = decode(parts[0]), let value = parts.count > 1 ? decode(parts[1]) : "" else { return nil }
+            if out[name] == nil { out[name] = value }
         }
         return out
     }
@@ -274,7 +277,9 @@ enum QueryString {
             switch b {
             case UInt8(ascii: "+"): bytes.append(32)
             case UInt8(ascii: "%"):
-                guard let h = it.next(), let l = it.next(), let v = UInt8(String(decoding: [h, l], as: UTF8.self), radix: 16) else {
+                // Two hex digits exactly: `UInt8(_:radix:)` alone would take a sign (`%+1`).
+                guard let h = it.next(), let l = it.next(), isHex(h), isHex(l),
+                      let v = UInt8(String(decoding: [h, l], as: UTF8.self), radix: 16) else {
                     return nil
                 }
                 bytes.append(v)
@@ -282,5 +287,9 @@ enum QueryString {
             }
         }
         return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func isHex(_ b: UInt8) -> Bool {
+        (48...57).contains(b) || (65...70).contains(b) || (97...102).contains(b)
     }
 }

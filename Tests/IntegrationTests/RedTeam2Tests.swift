@@ -77,6 +77,17 @@ import Testing
         #expect(bad.text.contains("$.limit: must be an integer"), "\(bad.text)")
     }
 
+    /// F22: a bad percent-escape is a 400 that says so, not a "missing parameter".
+    @Test func badQueryEscapesAreNamed() throws {
+        let sluice = try SluiceProcess(config: testRules)
+        defer { sluice.stop() }
+        for query in ["rule=api&key=%ZZ", "rule=api&key=%+1", "rule=api&key=%C3", "rule=api&key=a%"] {
+            let answer = try sluice.api("GET", "/v1/status?\(query)")
+            #expect(answer.status == 400 && answer.text.contains("percent-escape"), "\(query): \(answer.text)")
+        }
+        #expect(try sluice.api("GET", "/v1/status?rule=api&key=%E2%82%AC").status == 200)
+    }
+
     /// F17: the socket path limit is NIO's 103 bytes, said at start.
     @Test func socketPathLimitIsCheckedAtStart() throws {
         let path = "/tmp/" + String(repeating: "p", count: 99)  // 104 bytes

@@ -1,4 +1,5 @@
 import NIOCore
+import RateLimitConfig
 import RateLimitHTTP
 import Testing
 
@@ -84,5 +85,14 @@ import Testing
         #expect(try parse("GET / HTTP/1.1\r\nConnection: close, keep-alive\r\n\r\n")[0].keepAlive == false)
         #expect(try parse("GET / HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n")[0].keepAlive == false)
         #expect(try parse("GET / HTTP/1.1\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n")[0].keepAlive == false)
+    }
+}
+
+/// F22: durations and query escapes are strict.
+@Suite struct StrictSyntaxTests {
+    @Test func durationsTakeEachUnitOnceLargestFirst() {
+        #expect(DurationParser.parse("1m30s") == 90_000_000_000)
+        #expect(DurationParser.parse("1d1ms") == 86_400_001_000_000)
+        for bad in ["1s1s", "1ms1d", "30s1m", "0d1ms1ms"] { #expect(DurationParser.parse(bad) == nil, "\(bad)") }
     }
 }

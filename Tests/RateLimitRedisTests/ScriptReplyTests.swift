@@ -84,3 +84,12 @@ import Testing
         for promise in pending.drain() { promise.fail(RedisConnectionError.closed) }
     }
 }
+
+/// F18: a reset during an outage says that a reset needs Redis, whatever `on_failure` is.
+@Suite struct BackendUnavailableTests {
+    @Test func theResetMessageNamesNoPolicy() {
+        #expect(!BackendUnavailable(reason: "Redis did not answer in time", reset: true).description.contains("on_failure is deny"))
+        #expect(BackendUnavailable(reason: "x", reset: true).description.contains("a reset needs Redis"))
+        #expect(BackendUnavailable(reason: "x").description.contains("on_failure is deny"))
+    }
+}
