@@ -58,10 +58,12 @@ public final class OpsHandler: Sendable {
         }
         switch request.path {
         case "/metrics":
+            var tracked = 0  // the same pass over the stripes gives both gauges
             for (rule, count) in limiter.activeClients() {
                 metrics.recorder(forRule: rule).setActiveClients(count)
+                tracked += count
             }
-            metrics.trackedKeys.set(to: Double(limiter.store.trackedKeys))
+            metrics.trackedKeys.set(to: Double(tracked))
             metrics.evictedAtCapacity(total: limiter.store.evictedAtCapacity)
             response.contentType = "text/plain; version=0.0.4; charset=utf-8"
             response.body.writeBytes(metrics.render())

@@ -95,12 +95,13 @@ public final class SluiceMetrics: Sendable {
         }
     }
 
-    /// `rate_limiter_connections{listener}` and `rate_limiter_connections_rejected_total{listener,reason}`.
-    public func connections(listener: String) -> (open: Gauge, rejected: [String: Counter]) {
+    /// `rate_limiter_connections{listener}` and `rate_limiter_connections_rejected_total{listener,reason}`,
+    /// one counter per reason given.
+    public func connections(listener: String, reasons: [String]) -> (open: Gauge, rejected: [String: Counter]) {
         let open = registry.makeGauge(
             descriptor: Self.name("rate_limiter_connections", "Open connections per listener."), labels: [("listener", listener)])
         var rejected: [String: Counter] = [:]
-        for reason in ["idle_drained", "all_busy"] {
+        for reason in reasons {
             rejected[reason] = registry.makeCounter(
                 descriptor: Self.name(
                     "rate_limiter_connections_rejected_total",

@@ -223,12 +223,10 @@ extension Serve {
     }
 
     static func observer(_ metrics: SluiceMetrics, listener: String) -> ConnectionObserver {
-        let (open, rejected) = metrics.connections(listener: listener)
-        let drained = rejected["idle_drained"]
-        let busy = rejected["all_busy"]
+        let (open, rejected) = metrics.connections(listener: listener, reasons: ConnectionRejection.allCases.map(\.rawValue))
         return ConnectionObserver(
             opened: { open.increment() }, closed: { open.decrement() },
-            rejected: { reason in (reason == .idleDrained ? drained : busy)?.increment() })
+            rejected: { reason in rejected[reason.rawValue]?.increment() })
     }
 }
 

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import RateLimitHTTP
 import RateLimitTestSupport
 import Testing
@@ -41,7 +44,12 @@ import Testing
         var sent = 0
         while ContinuousClock.now < deadline, sent < 60 * requests.count {
             let n = requests.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n > 0 { sent += n } else { usleep(10_000) }
+            if n > 0 {
+                sent += n
+            } else {  // wait until the socket takes more (or 10 ms pass), not a fixed sleep
+                var writable = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = Glibc.poll(&writable, 1, 10)
+            }
         }
         let after = rssAnonKiB(sluice.pid)
         #expect(after - before < 32 * 1024, "RssAnon grew from \(before) to \(after) KiB")

@@ -106,7 +106,14 @@ extension Sequence {
         #expect(poll { FileManager.default.fileExists(atPath: grpcSocket) })
         let idle = try (0..<8).map { _ in try BlockingHTTPClient(unixSocket: grpcSocket) }
         #expect(poll { (try? sluice.metric(#"rate_limiter_connections{listener="grpc"}"#)) == 8 })
-        try await Task.sleep(for: .milliseconds(1100))  // the drain needs a connection quiet for 1 s
+        // A connection must have been quiet for 1 s to be drained: new connections are refused
+        // (all_busy) until then. Keep trying, with a deadline, until one gets in by draining.
+        var probes: [BlockingHTTPClient] = []
+        let drained = #"rate_limiter_connections_rejected_total{listener="grpc",reason="idle_drained"}"#
+        #expect(try poll {
+            if let probe = try? BlockingHTTPClient(unixSocket: grpcSocket) { probes.append(probe) }
+            return try sluice.metric(drained) == 1
+        })
         try await withGRPCClient(
             transport: .http2NIOPosix(target: .unixDomainSocket(path: grpcSocket), transportSecurity: .plaintext)
         ) { client in
@@ -114,9 +121,10 @@ extension Sequence {
             let decision = try await api.checkLimit(checkRequest("per-ip", "192.0.2.9")).decision
             #expect(decision.allowed)
         }
-        #expect(try sluice.metric(#"rate_limiter_connections_rejected_total{listener="grpc",reason="idle_drained"}"#) == 1)
-        // One idle connection made room; the new client has left: 7 remain.
+        #expect(try sluice.metric(drained) == 2)
+        // Two idle connections made room (the probe's and the client's); the client has left:
+        // 6 idle connections and the probe remain.
         #expect(poll { (try? sluice.metric(#"rate_limiter_connections{listener="grpc"}"#)) == 7 })
-        withExtendedLifetime(idle) {}
+        withExtendedLifetime((idle, probes)) {}
     }
 }
