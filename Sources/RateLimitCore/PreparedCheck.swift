@@ -43,13 +43,8 @@ extension RateLimiter {
     /// records it when `commit` is true.
     public func finish(_ check: PreparedCheck, stored: Decision?, commit: Bool) -> Decision {
         var decision = stored ?? check.unlimitedDecision
-        let hit = !decision.allowed
-        if hit, check.installed.rule.shadow { Self.shadowAllow(&decision) }
-        if commit {
-            check.installed.recorder?.record(
-                allowed: decision.allowed, limitHit: hit && !decision.shadowDenied,
-                shadowDenied: decision.shadowDenied, remaining: decision.remaining)
-        }
+        Self.settle(&decision, shadow: check.installed.rule.shadow)
+        Self.record(decision, verdict: decision.allowed, commit: commit, check.installed.recorder)
         return decision
     }
 
@@ -61,15 +56,11 @@ extension RateLimiter {
         var next = stored.decisions.makeIterator()
         for check in checks {
             var decision = check.item == nil ? check.unlimitedDecision : (next.next() ?? check.unlimitedDecision)
-            if !decision.allowed, check.installed.rule.shadow { Self.shadowAllow(&decision) }
+            Self.settle(&decision, shadow: check.installed.rule.shadow)
             decisions.append(decision)
         }
-        if commit {
-            for (check, decision) in zip(checks, decisions) {
-                check.installed.recorder?.record(
-                    allowed: stored.allowed, limitHit: !decision.allowed, shadowDenied: decision.shadowDenied,
-                    remaining: decision.remaining)
-            }
+        for (check, decision) in zip(checks, decisions) {
+            Self.record(decision, verdict: stored.allowed, commit: commit, check.installed.recorder)
         }
         return BatchDecision(allowed: stored.allowed, decisions: decisions)
     }

@@ -272,26 +272,33 @@ public final class RateLimiter: Sendable {
         let (policy, keyHash) = try Self.resolve(request, limits: entry.limits, installed: installed)
         guard case .limited(let limits) = policy else {
             let decision = Decision(allowed: true, limit: entry.limits.limit, period: entry.limits.period, remaining: entry.limits.limit)
-            if commit { installed?.recorder?.record(allowed: true, limitHit: false, shadowDenied: false, remaining: decision.remaining) }
+            Self.record(decision, verdict: true, commit: commit, installed?.recorder)
             return decision
         }
         var decision = store.decide(
             StoreItem(slot: entry.slot, key: request.key, keyHash: keyHash, limits: limits, cost: request.cost),
             now: clock.now, commit: commit)
-        let hit = !decision.allowed
-        if hit, entry.shadow { Self.shadowAllow(&decision) }
-        if commit, let recorder = installed?.recorder {
-            recorder.record(
-                allowed: decision.allowed, limitHit: hit && !decision.shadowDenied,
-                shadowDenied: decision.shadowDenied, remaining: decision.remaining)
-        }
+        Self.settle(&decision, shadow: entry.shadow)
+        Self.record(decision, verdict: decision.allowed, commit: commit, installed?.recorder)
         return decision
     }
 
-    static func shadowAllow(_ decision: inout Decision) {
+    /// Shadow handling, for every path and store: a shadow rule's denial is allowed, and marked.
+    @inline(__always)
+    static func settle(_ decision: inout Decision, shadow: Bool) {
+        guard !decision.allowed, shadow else { return }
         decision.allowed = true
         decision.shadowDenied = true
         decision.retryAfter = 0
+    }
+
+    /// Recording, for every path and store: `verdict` is the request's final answer (the
+    /// batch's, in a batch); the rule's limit was hit when its own decision still denies.
+    @inline(__always)
+    static func record(_ decision: Decision, verdict: Bool, commit: Bool, _ recorder: (any DecisionRecorder)?) {
+        guard commit, let recorder else { return }
+        recorder.record(
+            allowed: verdict, limitHit: !decision.allowed, shadowDenied: decision.shadowDenied, remaining: decision.remaining)
     }
 
     /// Decides several checks together: allowed only if all allow; a denied batch consumes nothing.
@@ -304,40 +311,11 @@ public final class RateLimiter: Sendable {
         try decide(batch: batch, commit: false)
     }
 
+    /// The memory store deciding what `prepare(batch:)` validated, finished like a remote answer.
     private func decide(batch: [CheckRequest], commit: Bool) throws(CheckError) -> BatchDecision {
-        if batch.isEmpty { throw .emptyBatch }
-        if batch.count > Self.maxBatch { throw .batchTooLarge(batch.count) }
-        var resolved: [Resolved] = []
-        resolved.reserveCapacity(batch.count)
-        for request in batch { resolved.append(try validate(request)) }
-
-        var items: [StoreItem] = []
-        var positions: [Int] = []
-        for (i, r) in resolved.enumerated() {
-            guard case .limited(let limits) = r.policy else { continue }
-            items.append(StoreItem(
-                slot: r.installed.slot, key: batch[i].key, keyHash: r.keyHash, limits: limits, cost: batch[i].cost,
-                shadow: r.installed.rule.shadow))
-            positions.append(i)
-        }
-        let stored = store.decideBatch(items, now: clock.now, commit: commit)
-        var decisions = resolved.map { r in
-            let installed = r.installed
-            return Decision(allowed: true, limit: installed.rule.limits.limit, period: installed.rule.limits.period, remaining: installed.rule.limits.limit)
-        }
-        for (j, i) in positions.enumerated() {
-            decisions[i] = stored.decisions[j]
-            if !decisions[i].allowed, resolved[i].installed.rule.shadow { Self.shadowAllow(&decisions[i]) }
-        }
-        let allowed = stored.allowed
-        if commit {
-            for (i, decision) in decisions.enumerated() {
-                resolved[i].installed.recorder?.record(
-                    allowed: allowed, limitHit: !decision.allowed, shadowDenied: decision.shadowDenied,
-                    remaining: decision.remaining)
-            }
-        }
-        return BatchDecision(allowed: allowed, decisions: decisions)
+        let checks = try prepare(batch: batch)
+        let stored = store.decideBatch(checks.compactMap(\.item), now: clock.now, commit: commit)
+        return finish(batch: checks, stored: stored, commit: commit)
     }
 
     /// Forgets `key`'s state under `rule`.

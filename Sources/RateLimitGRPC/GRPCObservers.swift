@@ -1,13 +1,4 @@
-public import NIOCore
-public import RateLimitCore
-
-/// A backend that decides elsewhere (Redis), answering later on the given event loop. Its
-/// futures fail only when the backend is unavailable and its policy says to refuse
-/// (→ `UNAVAILABLE`).
-public protocol GRPCRemoteDecider: Sendable {
-    /// Decides the checks that have a store item, in order, atomically.
-    func decide(_ checks: [PreparedCheck], commit: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<BatchDecision>
-}
+import NIOCore
 
 /// The gRPC endpoints, as the `endpoint` label of `rate_limiter_request_duration_seconds`.
 public enum GRPCEndpoint: String, Sendable, CaseIterable {
@@ -31,17 +22,13 @@ public struct GRPCObservers: Sendable {
     public var duration: @Sendable (GRPCEndpoint, Int64) -> Void
     /// One Envoy descriptor that matched no rule.
     public var unmatched: @Sendable (UnmatchedDescriptor) -> Void
-    /// One call refused because too many were in flight.
-    public var shed: @Sendable () -> Void
 
     public init(
         duration: @escaping @Sendable (GRPCEndpoint, Int64) -> Void = { _, _ in },
-        unmatched: @escaping @Sendable (UnmatchedDescriptor) -> Void = { _ in },
-        shed: @escaping @Sendable () -> Void = {}
+        unmatched: @escaping @Sendable (UnmatchedDescriptor) -> Void = { _ in }
     ) {
         self.duration = duration
         self.unmatched = unmatched
-        self.shed = shed
     }
 }
 

@@ -3,108 +3,143 @@ import Prometheus
 import RateLimitConfig
 public import RateLimitCore
 public import RateLimitMetrics
-import Synchronization
 
-/// The Unix-socket API (DESIGN.md §3): decides synchronously, never blocks.
+/// The Unix-socket API (DESIGN.md §3): checks, statuses and resets go through the decision
+/// pipeline (answered now in memory, later by a remote store); the admin endpoints answer now.
 public final class APIHandler: Sendable {
     enum Endpoint: String, CaseIterable {
         case check, status, reset, rules, reload
     }
 
-    let limiter: RateLimiter
+    let pipeline: DecisionPipeline
+    var limiter: RateLimiter { pipeline.limiter }
     let metrics: SluiceMetrics
     let reloader: ConfigReloader?
     let adminEnabled: Bool
-    let maxInflight: Int
-    /// Decides checks elsewhere (Redis); nil: the limiter's memory store, on the event loop.
-    let remote: (any RemoteDecider)?
-    private let inflight = Atomic<Int>(0)
     let durations: [DurationHistogram]
 
-    /// - Parameters:
-    ///   - adminEnabled: false turns off `/v1/rules*` and `/v1/reload` (`--no-admin`).
-    ///   - maxInflight: requests being processed beyond this are refused with 503.
-    ///   - remote: decides checks in a shared backend instead of the memory store.
-    public init(
-        limiter: RateLimiter, metrics: SluiceMetrics, reloader: ConfigReloader?, adminEnabled: Bool = true,
-        maxInflight: Int = 4096, remote: (any RemoteDecider)? = nil
-    ) {
-        self.remote = remote
-        self.limiter = limiter
+    /// What a request asks once routed: an answer already written, or the pipeline's work.
+    private enum Routed {
+        case answered(Endpoint)
+        case decide(Endpoint, Checks, commit: Bool)
+        case reset(rule: String, key: String)
+    }
+
+    /// - Parameter adminEnabled: false turns off `/v1/rules*` and `/v1/reload` (`--no-admin`).
+    public init(pipeline: DecisionPipeline, metrics: SluiceMetrics, reloader: ConfigReloader?, adminEnabled: Bool = true) {
+        self.pipeline = pipeline
         self.metrics = metrics
         self.reloader = reloader
         self.adminEnabled = adminEnabled
-        self.maxInflight = maxInflight
         self.durations = Endpoint.allCases.map { metrics.duration(endpoint: $0.rawValue) }
     }
 
-    /// Answers one request: now, or later when a remote backend decides it.
+    /// Answers one request: now, or later when a remote store decides it.
     public func answer(_ request: HTTPRequest, allocator: ByteBufferAllocator, eventLoop: any EventLoop) -> HTTPAnswer {
-        guard let remote, let endpoint = Endpoint.remote(request.path) else {
-            return .now(handle(request, allocator: allocator))
-        }
-        let count = inflight.wrappingAdd(1, ordering: .relaxed).newValue
-        metrics.inflight.set(to: Double(count))
         let started = NIODeadline.now()
-        let future = remoteAnswer(request, endpoint, remote, count: count, allocator: allocator, eventLoop: eventLoop)
-        return .later(future.always { result in
-            let after = self.inflight.wrappingSubtract(1, ordering: .relaxed).newValue
-            self.metrics.inflight.set(to: Double(after))
-            if case .success(let response) = result, response.status != .serviceUnavailable || count <= self.maxInflight {
-                self.durations[Endpoint.allCases.firstIndex(of: endpoint) ?? 0].recordNanoseconds((NIODeadline.now() - started).nanoseconds)
-            }
-        })
-    }
-
-    /// Answers one request synchronously, with the memory store.
-    public func handle(_ request: HTTPRequest, allocator: ByteBufferAllocator) -> HTTPResponse {
-        let count = inflight.wrappingAdd(1, ordering: .relaxed).newValue
-        metrics.inflight.set(to: Double(count))
-        defer {
-            let after = inflight.wrappingSubtract(1, ordering: .relaxed).newValue
-            metrics.inflight.set(to: Double(after))
-        }
         var response = HTTPResponse(status: .ok, headers: allocator.buffer(capacity: 128), body: allocator.buffer(capacity: 160))
-        if count > maxInflight {
-            metrics.shed.increment()
-            response.status = .serviceUnavailable
-            response.addHeader("Retry-After", "1")
-            response.body.writeError("too many requests in flight (cap \(maxInflight)); retry shortly")
-            return response
-        }
-        let started = NIODeadline.now()
-        let endpoint: Endpoint?
+        let routed: Routed
         do {
-            endpoint = try route(request, into: &response)
+            routed = try route(request, into: &response)
         } catch {
-            endpoint = nil
-            response.status = error.status
-            response.body.clear()
-            response.body.writeError(error.message)
-            if error.status == .methodNotAllowed { response.addHeader("Allow", APIMethods.allowHeader(request.path)) }
+            Self.fail(error, request, into: &response)
+            return .now(response)
         }
-        if let endpoint {
-            let elapsed = NIODeadline.now() - started
-            durations[Endpoint.allCases.firstIndex(of: endpoint) ?? 0].recordNanoseconds(elapsed.nanoseconds)
+        switch routed {
+        case .answered(let endpoint):
+            record(endpoint, since: started)
+            return .now(response)
+        case .decide(let endpoint, let checks, let commit):
+            switch pipeline.decide(checks, commit: commit) {
+            case .now(let result):
+                render(result, checks, request, endpoint, started, into: &response)
+                return .now(response)
+            case .later(let call):
+                return Self.later(call, response, on: eventLoop) { result, response in
+                    self.render(result, checks, request, endpoint, started, into: &response)
+                }
+            }
+        case .reset(let rule, let key):
+            switch pipeline.reset(rule: rule, key: key) {
+            case .now(let result):
+                render(result, request, started, into: &response)
+                return .now(response)
+            case .later(let call):
+                return Self.later(call, response, on: eventLoop) { result, response in
+                    self.render(result, request, started, into: &response)
+                }
+            }
         }
-        return response
     }
 
-    private func route(_ request: HTTPRequest, into response: inout HTTPResponse) throws(APIError) -> Endpoint? {
+    /// Runs a remote call; its answer is rendered into a copy of `template` on `eventLoop`.
+    private static func later<Value: Sendable>(
+        _ call: PendingCall<Value>, _ template: HTTPResponse, on eventLoop: any EventLoop,
+        _ render: @escaping @Sendable (Result<Value, PipelineError>, inout HTTPResponse) -> Void
+    ) -> HTTPAnswer {
+        let promise = eventLoop.makePromise(of: HTTPResponse.self)
+        call.run(affinity: ObjectIdentifier(eventLoop)) { result in
+            var response = template
+            render(result, &response)
+            promise.succeed(response)
+        }
+        return .later(promise.futureResult)
+    }
+
+    private func record(_ endpoint: Endpoint, since started: NIODeadline) {
+        durations[Endpoint.allCases.firstIndex(of: endpoint) ?? 0].recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+    }
+
+    private func render(
+        _ result: Result<Verdict, PipelineError>, _ checks: Checks, _ request: HTTPRequest, _ endpoint: Endpoint,
+        _ started: NIODeadline, into response: inout HTTPResponse
+    ) {
+        switch (result, checks) {
+        case (.success(.one(let decision)), .one(let check)):
+            Self.answer(decision, rule: check.rule, into: &response)
+        case (.success(let verdict), .batch(let requests)):
+            answer(verdict.batch, requests, into: &response)
+        case (.success(let verdict), .one(let check)):
+            answer(verdict.batch, [check], into: &response)
+        case (.failure(let error), _):
+            Self.fail(APIError(error), request, into: &response)
+            if case .invalid = error { return }
+            if case .shed = error { return }
+        }
+        record(endpoint, since: started)
+    }
+
+    private func render(_ result: Result<Void, PipelineError>, _ request: HTTPRequest, _ started: NIODeadline, into response: inout HTTPResponse) {
+        switch result {
+        case .success: response.body.writeStaticString("{\"reset\":true}")
+        case .failure(let error):
+            Self.fail(APIError(error), request, into: &response)
+            if case .invalid = error { return }
+            if case .shed = error { return }
+        }
+        record(.reset, since: started)
+    }
+
+    private static func fail(_ error: APIError, _ request: HTTPRequest, into response: inout HTTPResponse) {
+        response.status = error.status
+        response.headers.clear()
+        response.body.clear()
+        response.body.writeError(error.message)
+        if error.status == .methodNotAllowed { response.addHeader("Allow", APIMethods.allowHeader(request.path)) }
+        if error.status == .serviceUnavailable { response.addHeader("Retry-After", "1") }
+    }
+
+    private func route(_ request: HTTPRequest, into response: inout HTTPResponse) throws(APIError) -> Routed {
         if APIMethods.route(request.path)?.admin == true { try requireAdmin() }
         try APIMethods.require(request)
         switch request.path {
         case "/v1/check":
-            try check(request.body, into: &response)
-            return .check
+            return .decide(.check, try CheckBody.decode(request.body), commit: true)
         case "/v1/status":
-            try status(query: request.query, into: &response)
-            return .status
+            return .decide(.status, .one(try Self.statusRequest(query: request.query)), commit: false)
         case "/v1/reset":
             let body = try ResetBody.decode(request.body)
-            do { try limiter.reset(rule: body.rule, key: body.key) } catch { throw APIError(error) }
-            response.body.writeStaticString("{\"reset\":true}")
-            return .reset
+            return .reset(rule: body.rule, key: body.key)
         case "/v1/reload":
             guard let reloader else { throw APIError(.conflict, "no configuration file to reload") }
             switch reloader.reload(reason: "api") {
@@ -115,7 +150,7 @@ public final class APIHandler: Sendable {
             case .failure(let error):
                 throw error
             }
-            return .reload
+            return .answered(.reload)
         case "/v1/rules":
             response.body.writeStaticString("{\"rules\":[")
             for (i, rule) in limiter.rules.rules.enumerated() {
@@ -123,11 +158,11 @@ public final class APIHandler: Sendable {
                 response.body.writeRule(rule)
             }
             response.body.writeStaticString("]}")
-            return .rules
+            return .answered(.rules)
         default:
             if request.path.hasPrefix("/v1/rules/") {
                 try ruleAdmin(request, name: String(request.path.dropFirst("/v1/rules/".count)), into: &response)
-                return .rules
+                return .answered(.rules)
             }
             throw APIError(.notFound, "no such endpoint: \(request.path)")
         }
@@ -138,29 +173,6 @@ public final class APIHandler: Sendable {
     }
 
     // MARK: check and status
-
-    private func check(_ body: ByteBuffer, into response: inout HTTPResponse) throws(APIError) {
-        switch try CheckBody.decode(body) {
-        case .single(let request):
-            let decision: Decision
-            do { decision = try limiter.check(request) } catch { throw APIError(error) }
-            Self.answer(decision, rule: request.rule, into: &response)
-        case .batch(let requests):
-            let batch: BatchDecision
-            do { batch = try limiter.check(batch: requests) } catch { throw APIError(error) }
-            answer(batch, requests, into: &response)
-        }
-    }
-
-    private func status(query: String, into response: inout HTTPResponse) throws(APIError) {
-        let request = try Self.statusRequest(query: query)
-        do {
-            let decision = try limiter.status(request)
-            Self.answer(decision, rule: request.rule, into: &response)
-        } catch {
-            throw APIError(error)
-        }
-    }
 
     /// The check a `/v1/status?rule=R&key=K[&cost=N]` query asks about.
     static func statusRequest(query: String) throws(APIError) -> CheckRequest {

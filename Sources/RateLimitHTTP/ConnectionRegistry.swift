@@ -116,10 +116,13 @@ public final class ConnectionRegistry: Sendable {
     public var openCount: Int { slots.withLock { $0.count } }
 
     /// Asks every connection to finish what it is answering and close.
-    public func quiesceAll() {
-        for slot in slots.withLock({ Array($0.values) }) {
-            slot.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+    public func quiesceAll() async {
+        let delivered = slots.withLock { Array($0.values) }.map { slot in
+            slot.channel.eventLoop.submit { slot.channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
         }
+        // Returns once every connection's loop has run the event: a request read after this
+        // (say, once the listener is closed) is answered with `Connection: close`.
+        for future in delivered { try? await future.get() }
     }
 
     /// Closes every connection now.

@@ -109,7 +109,7 @@ public struct SluiceServer: Service {
         sweeper.cancel()
         // Quiesce before closing the listener: a request that arrives once new connections are
         // refused must already get `Connection: close`.
-        apiConnections.quiesceAll()
+        await apiConnections.quiesceAll()
         try? await apiChannel.close()
         try? await opsChannel.close()
         opsConnections.closeAll()

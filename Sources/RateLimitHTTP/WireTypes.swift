@@ -21,30 +21,37 @@ public struct APIError: Error, Sendable, Equatable {
         default: self.init(.badRequest, error.description)
         }
     }
+
+    /// Maps the pipeline's refusals: the caller's error as above; shed and an unavailable
+    /// backend → 503 (with `Retry-After`).
+    init(_ error: PipelineError) {
+        switch error {
+        case .invalid(let error): self.init(error)
+        case .shed, .unavailable: self.init(.serviceUnavailable, error.description)
+        }
+    }
 }
 
 /// The body of `POST /v1/check`: one check, or several under `checks`.
-public enum CheckBody: Sendable, Equatable {
-    case single(CheckRequest)
-    case batch([CheckRequest])
+public typealias CheckBody = Checks
 
+extension Checks {
     /// Decodes and type-checks a check body. Unknown and duplicate fields are errors.
-    public static func decode(_ body: ByteBuffer) throws(APIError) -> CheckBody {
+    public static func decode(_ body: ByteBuffer) throws(APIError) -> Checks {
         let fields = try WireFields(try parseObject(body), context: "")
         if let checks = fields.value("checks") {
             try fields.rejectUnknown(["checks"])
             guard case .array(let items) = checks else { throw .badRequest("checks must be an array, got \(checks.typeName)") }
-            guard !items.isEmpty else { throw .badRequest("checks must not be empty") }
-            guard items.count <= RateLimiter.maxBatch else {
-                throw .badRequest("checks has \(items.count) entries, the maximum is \(RateLimiter.maxBatch)")
-            }
+            // The core's guards, before decoding what they would refuse.
+            guard !items.isEmpty else { throw APIError(CheckError.emptyBatch) }
+            guard items.count <= RateLimiter.maxBatch else { throw APIError(CheckError.batchTooLarge(items.count)) }
             var requests: [CheckRequest] = []
             for (i, item) in items.enumerated() {
                 requests.append(try checkRequest(try WireFields(item, context: "checks[\(i)].")))
             }
             return .batch(requests)
         }
-        return .single(try checkRequest(fields))
+        return .one(try checkRequest(fields))
     }
 
     static func checkRequest(_ fields: WireFields) throws(APIError) -> CheckRequest {

@@ -41,8 +41,8 @@ public final class SluiceMetrics: Sendable {
     public init(version: String, revision: String = "unknown", registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         self.version = version
-        inflight = registry.makeGauge(descriptor: Self.name("rate_limiter_inflight_requests", "API requests being processed."))
-        shed = registry.makeCounter(descriptor: Self.name("rate_limiter_shed_total", "API requests refused with 503 because in-flight work was at its cap."))
+        inflight = registry.makeGauge(descriptor: Self.name("rate_limiter_inflight_requests", "Checks and calls of every socket waiting for the backend."))
+        shed = registry.makeCounter(descriptor: Self.name("rate_limiter_shed_total", "Checks and calls refused (503, UNAVAILABLE) because --max-inflight were waiting for the backend."))
         let reloads = Self.name("rate_limiter_config_reloads_total", "Configuration reloads by result.")
         reloadSuccess = registry.makeCounter(descriptor: reloads, labels: [("result", "success")])
         reloadFailure = registry.makeCounter(descriptor: reloads, labels: [("result", "failure")])
@@ -152,4 +152,15 @@ public final class SluiceMetrics: Sendable {
         ProcessMetrics.sample().render(into: &buffer)
         return buffer
     }
+}
+
+/// The decision pipeline's load: `rate_limiter_inflight_requests` (calls of every socket
+/// waiting for the backend) and `rate_limiter_shed_total`.
+public struct PipelineMetrics: PipelineObserver {
+    let metrics: SluiceMetrics
+
+    public init(_ metrics: SluiceMetrics) { self.metrics = metrics }
+
+    public func inflight(_ count: Int) { metrics.inflight.set(to: Double(count)) }
+    public func shed() { metrics.shed.increment() }
 }

@@ -26,25 +26,6 @@ public struct RedisStoreOptions: Sendable {
     public init() {}
 }
 
-/// Raised for a request when Redis cannot answer and the policy is `deny`, and for a reset
-/// (which only Redis can do) whatever the policy (→ 503).
-public struct BackendUnavailable: Error, Sendable, CustomStringConvertible {
-    public var reason: String
-    /// True for a reset: no `on_failure` policy can answer it (red team 2, F18).
-    public var reset = false
-
-    public init(reason: String, reset: Bool = false) {
-        self.reason = reason
-        self.reset = reset
-    }
-
-    public var description: String {
-        reset
-            ? "the Redis backend is unavailable (\(reason)); a reset needs Redis whatever on_failure says"
-            : "the Redis backend is unavailable (\(reason)) and on_failure is deny"
-    }
-}
-
 /// Decides with the Lua scripts in Redis, shared by every replica. When Redis fails or is
 /// slow, the circuit breaker and `onFailure` decide; `local` falls back to `fallback`.
 public final class RedisStore: Sendable {
@@ -132,6 +113,12 @@ public final class RedisStore: Sendable {
 
     private func connection(for eventLoop: any EventLoop) -> RedisConnection {
         connections[byLoop[ObjectIdentifier(eventLoop)] ?? 0]
+    }
+
+    /// The event loop of the connection serving `affinity` (an event loop's identity); the
+    /// first connection's for an unknown caller.
+    func eventLoop(for affinity: ObjectIdentifier?) -> any EventLoop {
+        connections[affinity.flatMap { byLoop[$0] } ?? 0].eventLoop
     }
 
     // MARK: deciding

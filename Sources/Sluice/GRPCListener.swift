@@ -12,7 +12,7 @@ import ServiceLifecycle
 /// and Envoy's RLS v3 on the same limiter and metrics as the HTTP API, served directly on
 /// NIOHTTP2 (docs/grpc.md). Never on TCP: these calls change state. Bounded like the API
 /// socket: a connection cap (draining the connection quiet for longest), the idle timeout, and
-/// `--max-inflight` for calls a remote backend answers (red team 2, F2).
+/// the pipeline's `--max-inflight` for calls a remote backend answers (red team 2, F2).
 struct GRPCListener: Service {
     let path: String
     let mode: UInt32
@@ -23,9 +23,8 @@ struct GRPCListener: Service {
     let logger: Logger
 
     init(
-        path: String, mode: UInt32, group: any EventLoopGroup, limiter: RateLimiter,
-        remote: (any GRPCRemoteDecider)?, metrics: SluiceMetrics, connections: ConnectionRegistry, idleTimeout: TimeAmount,
-        maxInflight: Int = 4096, logger: Logger
+        path: String, mode: UInt32, group: any EventLoopGroup, pipeline: DecisionPipeline, metrics: SluiceMetrics,
+        connections: ConnectionRegistry, idleTimeout: TimeAmount, logger: Logger
     ) {
         self.path = path
         self.mode = mode
@@ -38,9 +37,8 @@ struct GRPCListener: Service {
             duration: { endpoint, ns in
                 durations[GRPCEndpoint.allCases.firstIndex(of: endpoint) ?? 0].recordNanoseconds(ns)
             },
-            unmatched: { reason in unmatched[UnmatchedDescriptor.allCases.firstIndex(of: reason) ?? 0].increment() },
-            shed: { metrics.shed.increment() })
-        service = GRPCService(limiter: limiter, remote: remote, observers: observers, maxInflight: maxInflight)
+            unmatched: { reason in unmatched[UnmatchedDescriptor.allCases.firstIndex(of: reason) ?? 0].increment() })
+        service = GRPCService(pipeline: pipeline, observers: observers)
         var pipeline = GRPCServerPipeline()
         pipeline.idleTimeout = idleTimeout
         self.pipeline = pipeline
@@ -75,21 +73,11 @@ struct GRPCListener: Service {
         // Stop accepting, then GOAWAY on every connection: calls in flight finish, each
         // connection closes once it has no open stream (or after the grace period).
         try? await listener.close()
-        connections.quiesceAll()
+        await connections.quiesceAll()
         let deadline = NIODeadline.now() + pipeline.shutdownGrace
         while connections.openCount > 0, NIODeadline.now() < deadline {
             try? await Task.sleep(for: .milliseconds(5))
         }
         connections.closeAll()
-    }
-}
-
-/// The Redis store as the gRPC methods' remote backend.
-struct RedisGRPCDecider: GRPCRemoteDecider {
-    let store: RedisStore
-    let group: any EventLoopGroup
-
-    func decide(_ checks: [PreparedCheck], commit: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<BatchDecision> {
-        store.decide(checks, commit: commit, on: eventLoop)
     }
 }

@@ -126,8 +126,8 @@ struct Serve: AsyncParsableCommand {
             redis = store
         }
         let reloader = ConfigReloader(path: config, backend: configuration.backend, limiter: limiter, metrics: metrics, logger: logger)
-        let api = APIHandler(
-            limiter: limiter, metrics: metrics, reloader: reloader, adminEnabled: !noAdmin, maxInflight: maxInflight, remote: redis)
+        let pipeline = DecisionPipeline(limiter: limiter, remote: redis, maxInflight: maxInflight, observer: PipelineMetrics(metrics))
+        let api = APIHandler(pipeline: pipeline, metrics: metrics, reloader: reloader, adminEnabled: !noAdmin)
         let ops = OpsHandler(limiter: limiter, metrics: metrics, readiness: readiness)
 
         var settings = ServerSettings(socketPath: socket)
@@ -152,13 +152,12 @@ struct Serve: AsyncParsableCommand {
             .init(service: ReloadOnSignal(reloader: reloader), successTerminationBehavior: .ignore),
         ]
         if let grpcSocket {
-            let remote = redis.map { RedisGRPCDecider(store: $0, group: group) }
             let connections = ConnectionRegistry(
                 maxConnections: caps.grpc, minQuietToDrain: .seconds(1), observer: Self.observer(metrics, listener: "grpc"))
             services.append(.init(
                 service: GRPCListener(
-                    path: grpcSocket, mode: settings.socketMode, group: group, limiter: limiter, remote: remote,
-                    metrics: metrics, connections: connections, idleTimeout: settings.idleTimeout, maxInflight: maxInflight, logger: logger),
+                    path: grpcSocket, mode: settings.socketMode, group: group, pipeline: pipeline,
+                    metrics: metrics, connections: connections, idleTimeout: settings.idleTimeout, logger: logger),
                 successTerminationBehavior: .gracefullyShutdownGroup))
         }
         if let path = config {
@@ -257,8 +256,6 @@ func makeRedisStore(
         endpoint: endpoint, options: options, group: group, fallback: limiter.store, clock: SystemClock(),
         observer: BackendMetrics(metrics: metrics), logger: logger)
 }
-
-extension RedisStore: RemoteDecider {}
 
 /// SIGHUP → reload the configuration file.
 struct ReloadOnSignal: Service {

@@ -51,7 +51,7 @@ func withGRPCSluice<Result: Sendable>(
     let limiter = RateLimiter(rules: rules, clock: clock)
     let path = NSTemporaryDirectory() + "sluice-grpc-\(UInt32.random(in: 0...UInt32.max)).sock"
     defer { unlink(path) }
-    let service = GRPCService(limiter: limiter)
+    let service = GRPCService(pipeline: DecisionPipeline(limiter: limiter))
     let pipeline = GRPCServerPipeline()
     let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .childChannelInitializer { channel in

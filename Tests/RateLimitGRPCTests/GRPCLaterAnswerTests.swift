@@ -12,13 +12,22 @@ import Testing
 /// on an embedded channel with a backend that answers only when told.
 @Suite struct GRPCLaterAnswerTests {
     /// Holds every decision until the test completes it.
-    final class HeldBackend: GRPCRemoteDecider {
-        let promises = Mutex<[EventLoopPromise<BatchDecision>]>([])
-        func decide(_ checks: [PreparedCheck], commit: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<BatchDecision> {
-            let promise = eventLoop.makePromise(of: BatchDecision.self)
-            promises.withLock { $0.append(promise) }
-            return promise.futureResult
+    final class HeldBackend: RemoteStore {
+        typealias Done = @Sendable (Result<BatchDecision, BackendUnavailable>) -> Void
+        let held = Mutex<[Done]>([])
+        func decide(_ checks: [PreparedCheck], commit: Bool, affinity: ObjectIdentifier?, done: @escaping Done) {
+            held.withLock { $0.append(done) }
         }
+        func reset(_ check: PreparedCheck, affinity: ObjectIdentifier?, done: @escaping @Sendable (Result<Void, BackendUnavailable>) -> Void) {
+            done(.success(()))
+        }
+    }
+
+    /// Counts the pipeline's shed calls.
+    final class ShedCounter: PipelineObserver {
+        let count = Atomic<Int>(0)
+        func inflight(_ count: Int) {}
+        func shed() { count.wrappingAdd(1, ordering: .relaxed) }
     }
 
     static func limiter() throws -> RateLimiter {
@@ -32,10 +41,9 @@ import Testing
     }
 
     @Test func callsBeyondMaxInflightAreShedAsUnavailable() throws {
-        let shed = Atomic<Int>(0)
-        let service = GRPCService(
-            limiter: try Self.limiter(), remote: HeldBackend(),
-            observers: GRPCObservers(shed: { shed.wrappingAdd(1, ordering: .relaxed) }), maxInflight: 1)
+        let counter = ShedCounter()
+        let service = GRPCService(pipeline: DecisionPipeline(
+            limiter: try Self.limiter(), remote: HeldBackend(), maxInflight: 1, observer: counter))
         let loop = EmbeddedEventLoop()
         guard case .later = service.answer(.checkLimit, try Self.framedCheck(), on: loop) else {
             Issue.record("the first call waits for the backend")
@@ -46,12 +54,12 @@ import Testing
             return
         }
         #expect(status.code == .unavailable && status.message.contains("cap 1"))
-        #expect(shed.load(ordering: .relaxed) == 1)
+        #expect(counter.count.load(ordering: .relaxed) == 1)
     }
 
     @Test func anAnswerLaterThanGRPCTimeoutIsDeadlineExceeded() throws {
         let backend = HeldBackend()
-        let service = GRPCService(limiter: try Self.limiter(), remote: backend)
+        let service = GRPCService(pipeline: DecisionPipeline(limiter: try Self.limiter(), remote: backend))
         let channel = EmbeddedChannel(handler: GRPCConnectionHandler(service: service, configuration: .init()))
         let stream = HTTP2StreamID(1)
         let headers: HPACKHeaders = [
@@ -71,7 +79,7 @@ import Testing
         #expect(trailers.endStream && trailers.headers.first(name: "grpc-status") == "4")
 
         // The backend's answer after the deadline is dropped.
-        backend.promises.withLock { $0.first?.succeed(BatchDecision(allowed: true, decisions: [])) }
+        backend.held.withLock { $0.first?(.success(BatchDecision(allowed: true, decisions: []))) }
         #expect(try channel.readOutbound(as: HTTP2Frame.self) == nil)
         message.clear()
         _ = try channel.finish()

@@ -122,8 +122,8 @@ private func parseError(_ text: String) -> HTTPParseError? {
     }
 
     @Test func decodesSingleAndBatch() throws {
-        #expect(try decode(#"{"rule":"a","key":"k"}"#) == .single(.init(rule: "a", key: "k", cost: 1)))
-        #expect(try decode(#"{"rule":"a","key":"k","cost":0}"#) == .single(.init(rule: "a", key: "k", cost: 0)))
+        #expect(try decode(#"{"rule":"a","key":"k"}"#) == .one(.init(rule: "a", key: "k", cost: 1)))
+        #expect(try decode(#"{"rule":"a","key":"k","cost":0}"#) == .one(.init(rule: "a", key: "k", cost: 0)))
         #expect(try decode(#"{"checks":[{"rule":"a","key":"k","cost":2},{"rule":"b","key":"k"}]}"#)
             == .batch([.init(rule: "a", key: "k", cost: 2), .init(rule: "b", key: "k", cost: 1)]))
     }

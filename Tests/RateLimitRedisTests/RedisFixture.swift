@@ -66,16 +66,37 @@ struct RedisLimiter {
 
     var loop: any EventLoop { group.next() }
 
+    /// The production entry point: the pipeline with this store as its remote.
+    var pipeline: DecisionPipeline { DecisionPipeline(limiter: limiter, remote: store) }
+
     func check(_ rule: String, _ key: String, cost: Int64 = 1, commit: Bool = true) async throws -> Decision {
-        let prepared = try limiter.prepare(CheckRequest(rule: rule, key: key, cost: cost))
-        let stored = try await store.decide([prepared], commit: commit, on: loop).get()
-        return limiter.finish(prepared, stored: stored.decisions.first, commit: commit)
+        let verdict = try await decide(.one(CheckRequest(rule: rule, key: key, cost: cost)), commit: commit)
+        guard case .one(let decision) = verdict else { throw PipelineError.invalid(.emptyBatch) }
+        return decision
     }
 
     func check(batch requests: [CheckRequest], commit: Bool = true) async throws -> BatchDecision {
-        let prepared = try limiter.prepare(batch: requests)
-        let stored = try await store.decide(prepared, commit: commit, on: loop).get()
-        return limiter.finish(batch: prepared, stored: stored, commit: commit)
+        try await decide(.batch(requests), commit: commit).batch
+    }
+
+    /// Decides through the pipeline; throws the caller's error as the `CheckError`, and a refused
+    /// backend as `BackendUnavailable`.
+    func decide(_ checks: Checks, commit: Bool) async throws -> Verdict {
+        let result: Result<Verdict, PipelineError>
+        switch pipeline.decide(checks, commit: commit) {
+        case .now(let now): result = now
+        case .later(let call):
+            let affinity = ObjectIdentifier(loop)
+            result = await withCheckedContinuation { continuation in
+                call.run(affinity: affinity) { continuation.resume(returning: $0) }
+            }
+        }
+        switch result {
+        case .success(let verdict): return verdict
+        case .failure(.invalid(let error)): throw error
+        case .failure(.unavailable(let error)): throw error
+        case .failure(let error): throw error
+        }
     }
 
     func shutdown() async {

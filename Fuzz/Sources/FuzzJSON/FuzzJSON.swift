@@ -67,7 +67,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         let requests: [CheckRequest]
         let encoded: JSONValue
         switch body {
-        case .single(let r):
+        case .one(let r):
             requests = [r]
             encoded = checkRequestJSON(r)
         case .batch(let rs):
