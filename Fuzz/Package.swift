@@ -15,6 +15,7 @@ let fuzzDependencies: [Target.Dependency] = [
     .product(name: "RateLimitHTTP", package: "sluice"),
     .product(name: "RateLimitRedis", package: "sluice"),
     .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOEmbedded", package: "swift-nio"),
 ]
 
 let package = Package(

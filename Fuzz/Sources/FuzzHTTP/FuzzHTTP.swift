@@ -1,4 +1,4 @@
-// The HTTP request path end to end: bytes → HTTPRequestParser → APIHandler.handle (memory store).
+// The HTTP request path end to end: bytes → HTTPRequestParser → APIHandler.answer (memory store).
 //
 // Invariants beyond "no crash":
 // - the parser never consumes more bytes than it was given, never writes to the buffer, consumes
@@ -11,6 +11,7 @@
 @testable import RateLimitHTTP
 import FuzzSupport
 import NIOCore
+import NIOEmbedded
 import RateLimitConfig
 import RateLimitCore
 import RateLimitMetrics
@@ -210,9 +211,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let clock = ManualClock(now: 1_750_000_000_000_000_000)
     let metrics = SluiceMetrics(version: "fuzz")
     let limiter = RateLimiter(rules: rules, clock: clock) { metrics.recorder(forRule: $0.name) }
-    let api = APIHandler(limiter: limiter, metrics: metrics, reloader: nil)
+    let api = APIHandler(pipeline: DecisionPipeline(limiter: limiter), metrics: metrics, reloader: nil)
+    let loop = EmbeddedEventLoop()
     for request in whole.requests {
-        let response = api.handle(request, allocator: allocator)
+        guard case .now(let response) = api.answer(request, allocator: allocator, eventLoop: loop) else {
+            fatalError("the memory store answers now")
+        }
         checkAnswer(request, response, limiter: limiter)
         clock.advance(by: 7_000_000)
     }
