@@ -114,13 +114,35 @@ public struct DescriptorIndex: Sendable, Hashable {
 
     /// The rule and key for one descriptor's entries.
     public func match(domain: String, entries: [(key: String, value: String)]) -> Match {
+        match(domain: domain, keys: entries.map(\.key), values: entries.map(\.value))
+    }
+
+    /// The rule and key for one descriptor's entries, given as their keys and values in order
+    /// (as Envoy's wire decoding yields them: no array is built to look the keys up).
+    public func match(domain: String, keys: [String], values: [String]) -> Match {
         guard let byKeys = table[domain] else { return .unknownDomain }
-        guard let candidates = byKeys[entries.map(\.key)] else { return .noRule }
-        for candidate in candidates where zip(candidate.match.entries, entries).allSatisfy({ $0.value == nil || $0.value == $1.value }) {
-            let variable = zip(candidate.match.entries, entries).filter { $0.0.value == nil }.map(\.1.value)
-            let key = (variable.isEmpty ? entries.map(\.value) : variable).joined(separator: "|")
-            return .rule(candidate.rule, key: key)
+        guard let candidates = byKeys[keys], keys.count == values.count else { return .noRule }
+        for candidate in candidates where Self.fixedValuesMatch(candidate.match.entries, values) {
+            return .rule(candidate.rule, key: Self.key(candidate.match.entries, values))
         }
         return .noRule
+    }
+
+    private static func fixedValuesMatch(_ entries: [DescriptorEntry], _ values: [String]) -> Bool {
+        for (entry, value) in zip(entries, values) where entry.value != nil && entry.value != value { return false }
+        return true
+    }
+
+    /// The values of the any-value entries joined by `|`; every value when the rule fixes them all.
+    private static func key(_ entries: [DescriptorEntry], _ values: [String]) -> String {
+        var variable: String?
+        var count = 0
+        for (entry, value) in zip(entries, values) where entry.value == nil {
+            count += 1
+            if count == 1 { variable = value } else { break }
+        }
+        if count == 1, let variable { return variable }  // the common case: one key, no join
+        let chosen = zip(entries, values).filter { $0.0.value == nil }.map(\.1)
+        return (chosen.isEmpty ? values : chosen).joined(separator: "|")
     }
 }

@@ -116,6 +116,9 @@ public final class RateLimiter: Sendable {
     /// The rules in force.
     public var rules: RuleSet { snapshot.withLock { $0.rules } }
 
+    /// The Envoy descriptor index of the rules in force (without copying the rules out).
+    public var descriptors: DescriptorIndex { snapshot.withLock { $0.rules.descriptors } }
+
     /// Installs `rules`. A rule whose limits are unchanged keeps its keys' state; a changed
     /// rule starts fresh (its state was measured against other limits); a removed rule is dropped.
     public func replaceRules(_ rules: RuleSet) {

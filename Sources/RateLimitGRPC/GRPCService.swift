@@ -1,6 +1,5 @@
 public import NIOCore
 public import RateLimitCore
-import SwiftProtobuf
 
 /// A call's outcome: the response message (framed, ready for a DATA frame) or a status.
 public enum GRPCReply: Sendable {
@@ -33,23 +32,27 @@ public final class GRPCService: Sendable {
         do throws(GRPCStatus) {
             switch method {
             case .checkLimit:
-                let check = SluiceMethods.check(try Self.decode(Sluice_V1_CheckLimitRequest.self, message))
-                return decide(.one(check), commit: true, method, start, eventLoop, SluiceMethods.checkLimitResponse)
+                let check = try Self.decode("CheckLimitRequest") { () throws(ProtoWireError) in try SluiceWire.decodeCheck(message, costField: true) }
+                return decide(.one(check), commit: true, method, start, eventLoop, Self.decisionReply)
             case .getStatus:
-                let check = SluiceMethods.check(try Self.decode(Sluice_V1_GetStatusRequest.self, message))
-                return decide(.one(check), commit: false, method, start, eventLoop, SluiceMethods.getStatusResponse)
+                let check = try Self.decode("GetStatusRequest") { () throws(ProtoWireError) in try SluiceWire.decodeCheck(message, costField: false) }
+                return decide(.one(check), commit: false, method, start, eventLoop, Self.decisionReply)
             case .checkBatch:
-                let checks = try Self.decode(Sluice_V1_CheckBatchRequest.self, message).checks.map(SluiceMethods.check)
-                return decide(.batch(checks), commit: true, method, start, eventLoop, SluiceMethods.checkBatchResponse)
+                let checks = try Self.decode("CheckBatchRequest") { () throws(ProtoWireError) in try SluiceWire.decodeBatch(message) }
+                return decide(.batch(checks), commit: true, method, start, eventLoop) {
+                    .message(SluiceWire.framedBatch($0.batch, allocator: ByteBufferAllocator()))
+                }
             case .shouldRateLimit:
-                let request = try Self.decode(Envoy_Service_Ratelimit_V3_RateLimitRequest.self, message)
-                let plan = try EnvoyPlan(request, index: pipeline.limiter.rules.descriptors, observers: observers)
+                let request = try Self.decode("envoy.service.ratelimit.v3.RateLimitRequest") { () throws(ProtoWireError) in
+                    try EnvoyWire.decodeRequest(message)
+                }
+                let plan = try EnvoyPlan(request, index: pipeline.limiter.descriptors, observers: observers)
                 guard !plan.checks.isEmpty else {
                     observers.duration(method.endpoint, elapsedNanoseconds(since: start))
-                    return .now(Self.reply(plan.response(nil)))
+                    return .now(.message(plan.response(nil)))
                 }
                 let checks: Checks = plan.checks.count == 1 ? .one(plan.checks[0]) : .batch(plan.checks)
-                return decide(checks, commit: true, method, start, eventLoop) { plan.response($0) }
+                return decide(checks, commit: true, method, start, eventLoop) { .message(plan.response($0)) }
             }
         } catch {
             return .now(.failure(error))
@@ -57,9 +60,9 @@ public final class GRPCService: Sendable {
     }
 
     /// Decides `checks` through the pipeline and renders the reply.
-    private func decide<Response: SwiftProtobuf.Message>(
+    private func decide(
         _ checks: Checks, commit: Bool, _ method: GRPCMethod, _ start: NIODeadline,
-        _ eventLoop: any EventLoop, _ respond: @escaping @Sendable (BatchDecision) -> Response
+        _ eventLoop: any EventLoop, _ respond: @escaping @Sendable (Verdict) -> GRPCReply
     ) -> GRPCAnswer {
         switch pipeline.decide(checks, commit: commit) {
         case .now(let result):
@@ -73,13 +76,13 @@ public final class GRPCService: Sendable {
         }
     }
 
-    private func reply<Response: SwiftProtobuf.Message>(
+    private func reply(
         _ result: Result<Verdict, PipelineError>, _ method: GRPCMethod, _ start: NIODeadline,
-        _ respond: (BatchDecision) -> Response
+        _ respond: (Verdict) -> GRPCReply
     ) -> GRPCReply {
         switch result {
         case .success(let verdict):
-            let reply = Self.reply(respond(verdict.batch))
+            let reply = respond(verdict)
             observers.duration(method.endpoint, elapsedNanoseconds(since: start))
             return reply
         case .failure(let error):
@@ -87,20 +90,19 @@ public final class GRPCService: Sendable {
         }
     }
 
-    static func decode<Request: SwiftProtobuf.Message>(_ type: Request.Type, _ message: ByteBuffer) throws(GRPCStatus) -> Request {
+    /// A request message read by `read`; bad bytes are `INVALID_ARGUMENT` naming the message.
+    static func decode<Request>(_ name: String, _ read: () throws(ProtoWireError) -> Request) throws(GRPCStatus) -> Request {
         do {
-            return try Request(grpcMessage: message)
+            return try read()
         } catch {
-            throw GRPCStatus(.invalidArgument, "cannot decode \(Request.protoMessageName): \(error)")
+            throw GRPCStatus(.invalidArgument, "cannot decode \(name): \(error)")
         }
     }
 
-    static func reply(_ response: some SwiftProtobuf.Message) -> GRPCReply {
-        do {
-            return .message(try response.grpcFramed())
-        } catch {
-            return .failure(GRPCStatus(.internalError, "cannot encode \(type(of: response).protoMessageName): \(error)"))
-        }
+    /// CheckLimit's and GetStatus's answer: one decision.
+    @Sendable static func decisionReply(_ verdict: Verdict) -> GRPCReply {
+        guard case .one(let decision) = verdict else { return .failure(GRPCStatus(.internalError, "one check answered as a batch")) }
+        return .message(SluiceWire.framedDecision(decision, allocator: ByteBufferAllocator()))
     }
 }
 

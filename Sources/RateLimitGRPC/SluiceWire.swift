@@ -1,0 +1,99 @@
+public import NIOCore
+public import RateLimitCore
+
+/// `sluice.v1` on the wire, read and written by hand like `EnvoyWire`: requests straight into
+/// checks, decisions straight into the DATA frame's buffer. Field numbers are those of
+/// Protos/sluice/v1/ratelimit.proto; `SluiceWireTests` checks both directions against
+/// SwiftProtobuf's generated code.
+enum SluiceWire {
+    /// `CheckLimitRequest` (an unset `cost` means 1) or, with `costField` false, `GetStatusRequest`
+    /// (no cost: a status asks about now, cost 0).
+    static func decodeCheck(_ message: ByteBuffer, costField: Bool) throws(ProtoWireError) -> CheckRequest {
+        try message.withUnsafeReadableBytes { bytes throws(ProtoWireError) -> CheckRequest in
+            var reader = ProtoReader(bytes)
+            return try decodeCheck(&reader, costField: costField)
+        }
+    }
+
+    /// `CheckBatchRequest`: its `checks`, in order.
+    static func decodeBatch(_ message: ByteBuffer) throws(ProtoWireError) -> [CheckRequest] {
+        try message.withUnsafeReadableBytes { bytes throws(ProtoWireError) -> [CheckRequest] in
+            var reader = ProtoReader(bytes)
+            var checks: [CheckRequest] = []
+            while let (number, wireType) = try reader.nextField() {
+                guard number == 1 else {
+                    try reader.skip(wireType)
+                    continue
+                }
+                try ProtoReader.expect(wireType, 2)
+                var nested = try reader.nested()
+                checks.append(try decodeCheck(&nested, costField: true))
+            }
+            return checks
+        }
+    }
+
+    private static func decodeCheck(_ reader: inout ProtoReader, costField: Bool) throws(ProtoWireError) -> CheckRequest {
+        var check = CheckRequest(rule: "", key: "", cost: costField ? 1 : 0)
+        while let (number, wireType) = try reader.nextField() {
+            switch number {
+            case 1:
+                try ProtoReader.expect(wireType, 2)
+                check.rule = try reader.string()
+            case 2:
+                try ProtoReader.expect(wireType, 2)
+                check.key = try reader.string()
+            case 3 where costField:
+                try ProtoReader.expect(wireType, 0)
+                check.cost = Int64(bitPattern: try reader.varint())
+            default:
+                try reader.skip(wireType)
+            }
+        }
+        return check
+    }
+
+    /// `CheckLimitResponse` or `GetStatusResponse` (the same shape: field 1, the decision), framed.
+    static func framedDecision(_ decision: Decision, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let size = ProtoSize.messageField(decisionSize(decision))
+        var buffer = allocator.buffer(capacity: 5 + size)
+        buffer.writeInteger(UInt8(0))
+        buffer.writeInteger(UInt32(size))
+        buffer.writeDecision(1, decision)
+        return buffer
+    }
+
+    /// `CheckBatchResponse`, framed.
+    static func framedBatch(_ batch: BatchDecision, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var size = ProtoSize.varintField(batch.allowed ? 1 : 0)
+        for decision in batch.decisions { size += ProtoSize.messageField(decisionSize(decision)) }
+        var buffer = allocator.buffer(capacity: 5 + size)
+        buffer.writeInteger(UInt8(0))
+        buffer.writeInteger(UInt32(size))
+        buffer.writeVarintField(1, batch.allowed ? 1 : 0)
+        for decision in batch.decisions { buffer.writeDecision(2, decision) }
+        return buffer
+    }
+
+    static func decisionSize(_ d: Decision) -> Int {
+        ProtoSize.varintField(d.allowed ? 1 : 0) + ProtoSize.varintField(UInt64(bitPattern: d.limit))
+            + ProtoSize.varintField(UInt64(bitPattern: d.period)) + ProtoSize.varintField(UInt64(bitPattern: d.remaining))
+            + ProtoSize.varintField(UInt64(bitPattern: d.resetAfter)) + ProtoSize.varintField(UInt64(bitPattern: d.retryAfter))
+            + ProtoSize.varintField(UInt64(bitPattern: d.delay)) + ProtoSize.varintField(d.shadowDenied ? 1 : 0)
+    }
+}
+
+extension ByteBuffer {
+    /// A `sluice.v1.Decision` as embedded message field `field`.
+    mutating func writeDecision(_ field: UInt64, _ d: Decision) {
+        writeMessageHeader(field, size: SluiceWire.decisionSize(d))
+        writeVarintField(1, d.allowed ? 1 : 0)
+        writeVarintField(2, UInt64(bitPattern: d.limit))
+        writeVarintField(3, UInt64(bitPattern: d.period))
+        writeVarintField(4, UInt64(bitPattern: d.remaining))
+        writeVarintField(5, UInt64(bitPattern: d.resetAfter))
+        writeVarintField(6, UInt64(bitPattern: d.retryAfter))
+        writeVarintField(7, UInt64(bitPattern: d.delay))
+        writeVarintField(8, d.shadowDenied ? 1 : 0)
+    }
+}
