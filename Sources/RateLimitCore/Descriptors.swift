@@ -43,8 +43,15 @@ public struct DescriptorIndex: Sendable, Hashable {
         var match: DescriptorMatch
     }
 
-    /// domain → entry keys in order → candidates, most specific first.
-    private var table: [String: [[String]: [Candidate]]] = [:]
+    /// The candidates for one sequence of entry keys, most specific first.
+    struct Group: Sendable, Hashable {
+        var keys: [String]
+        var candidates: [Candidate]
+    }
+
+    /// domain → first entry key → groups: a lookup hashes two strings and compares the rest,
+    /// so it needs no array built from the request.
+    private var table: [String: [String: [Group]]] = [:]
 
     /// The result of looking a descriptor up.
     public enum Match: Sendable, Hashable {
@@ -79,32 +86,34 @@ public struct DescriptorIndex: Sendable, Hashable {
                 field: "rules[\(duplicate.rule)].descriptors[\(duplicate.descriptor)]",
                 message: "rule \"\(duplicate.owner)\" already matches this domain and these entries")
         }
+        var byKeys: [String: [[String]: [Candidate]]] = [:]
         for rule in rules {
             for match in rule.descriptors {
-                table[match.domain, default: [:]][match.entries.map(\.key), default: []]
-                    .append(Candidate(rule: rule.name, match: match))
+                byKeys[match.domain, default: [:]][match.entries.map(\.key), default: []].append(Candidate(rule: rule.name, match: match))
             }
         }
-        for (domain, byKeys) in table {
-            for (keys, candidates) in byKeys {
+        for (domain, groups) in byKeys {
+            for (keys, candidates) in groups.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
                 // A stable sort: equally specific candidates keep rule order.
                 let ranked = candidates.enumerated().sorted {
                     ($0.element.match.specificity, -$0.offset) > ($1.element.match.specificity, -$1.offset)
                 }
-                table[domain]?[keys] = ranked.map(\.element)
+                table[domain, default: [:]][keys[0], default: []].append(Group(keys: keys, candidates: ranked.map(\.element)))
             }
         }
     }
 
     /// This index without `rule`'s descriptors.
     func removing(rule: String) -> DescriptorIndex {
-        var copy = self
-        for (domain, byKeys) in table {
-            for (keys, candidates) in byKeys {
-                let kept = candidates.filter { $0.rule != rule }
-                copy.table[domain]?[keys] = kept.isEmpty ? nil : kept
+        var copy = DescriptorIndex()
+        for (domain, byFirst) in table {
+            for (first, groups) in byFirst {
+                let kept = groups.compactMap { group -> Group? in
+                    let candidates = group.candidates.filter { $0.rule != rule }
+                    return candidates.isEmpty ? nil : Group(keys: group.keys, candidates: candidates)
+                }
+                if !kept.isEmpty { copy.table[domain, default: [:]][first] = kept }
             }
-            if copy.table[domain]?.isEmpty == true { copy.table[domain] = nil }
         }
         return copy
     }
@@ -114,27 +123,28 @@ public struct DescriptorIndex: Sendable, Hashable {
 
     /// The rule and key for one descriptor's entries.
     public func match(domain: String, entries: [(key: String, value: String)]) -> Match {
-        match(domain: domain, keys: entries.map(\.key), values: entries.map(\.value))
+        match(domain: domain, keys: entries.map(\.key)[...], values: entries.map(\.value)[...])
     }
 
     /// The rule and key for one descriptor's entries, given as their keys and values in order
-    /// (as Envoy's wire decoding yields them: no array is built to look the keys up).
-    public func match(domain: String, keys: [String], values: [String]) -> Match {
-        guard let byKeys = table[domain] else { return .unknownDomain }
-        guard let candidates = byKeys[keys], keys.count == values.count else { return .noRule }
-        for candidate in candidates where Self.fixedValuesMatch(candidate.match.entries, values) {
+    /// (slices of what Envoy's wire decoding yields: nothing is copied to look them up).
+    public func match(domain: String, keys: ArraySlice<String>, values: ArraySlice<String>) -> Match {
+        guard let byFirst = table[domain] else { return .unknownDomain }
+        guard keys.count == values.count, let first = keys.first,
+              let group = byFirst[first]?.first(where: { $0.keys.elementsEqual(keys) }) else { return .noRule }
+        for candidate in group.candidates where Self.fixedValuesMatch(candidate.match.entries, values) {
             return .rule(candidate.rule, key: Self.key(candidate.match.entries, values))
         }
         return .noRule
     }
 
-    private static func fixedValuesMatch(_ entries: [DescriptorEntry], _ values: [String]) -> Bool {
+    private static func fixedValuesMatch(_ entries: [DescriptorEntry], _ values: ArraySlice<String>) -> Bool {
         for (entry, value) in zip(entries, values) where entry.value != nil && entry.value != value { return false }
         return true
     }
 
     /// The values of the any-value entries joined by `|`; every value when the rule fixes them all.
-    private static func key(_ entries: [DescriptorEntry], _ values: [String]) -> String {
+    private static func key(_ entries: [DescriptorEntry], _ values: ArraySlice<String>) -> String {
         var variable: String?
         var count = 0
         for (entry, value) in zip(entries, values) where entry.value == nil {
@@ -143,6 +153,6 @@ public struct DescriptorIndex: Sendable, Hashable {
         }
         if count == 1, let variable { return variable }  // the common case: one key, no join
         let chosen = zip(entries, values).filter { $0.0.value == nil }.map(\.1)
-        return (chosen.isEmpty ? values : chosen).joined(separator: "|")
+        return chosen.isEmpty ? values.joined(separator: "|") : chosen.joined(separator: "|")
     }
 }

@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 import RateLimitCore
 
 /// Envoy's rate limit service (RLS v3, `ShouldRateLimit`), answered by Sluice's rules.
@@ -22,7 +22,7 @@ struct EnvoyPlan: Sendable {
         let hits = request.hitsAddend == 0 ? 1 : Int64(request.hitsAddend)
         positions.reserveCapacity(request.descriptors.count)
         for descriptor in request.descriptors {
-            switch index.match(domain: request.domain, keys: descriptor.keys, values: descriptor.values) {
+            switch index.match(domain: request.domain, keys: request.keys(of: descriptor), values: request.values(of: descriptor)) {
             case .rule(let rule, let key):
                 let cost = descriptor.hitsAddend.map { Int64(clamping: $0) } ?? hits
                 positions.append(checks.count)

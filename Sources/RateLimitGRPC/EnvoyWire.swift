@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 
 /// Envoy RLS v3 on the wire, read and written by hand: the fields `ShouldRateLimit` uses, with
 /// no message objects in between (SwiftProtobuf's cost per call was most of the Envoy path's).
@@ -11,12 +11,18 @@ enum EnvoyWire {
         var descriptors: [Descriptor] = []
         /// 0 means 1.
         var hitsAddend: UInt32 = 0
+        /// Every descriptor's entries, one after another (two arrays per request, not per descriptor).
+        var keys: [String] = []
+        var values: [String] = []
+
+        func keys(of descriptor: Descriptor) -> ArraySlice<String> { keys[descriptor.entries] }
+        func values(of descriptor: Descriptor) -> ArraySlice<String> { values[descriptor.entries] }
     }
 
     /// `envoy.extensions.common.ratelimit.v3.RateLimitDescriptor` (its `limit` override is ignored).
     struct Descriptor: Equatable {
-        var keys: [String] = []
-        var values: [String] = []
+        /// Its entries' positions in the request's `keys` and `values`.
+        var entries: Range<Int>
         /// The descriptor's own `hits_addend` (a `UInt64Value`), when present.
         var hitsAddend: UInt64?
     }
@@ -33,7 +39,7 @@ enum EnvoyWire {
                 case 2:
                     try ProtoReader.expect(wireType, 2)
                     var nested = try reader.nested()
-                    request.descriptors.append(try decodeDescriptor(&nested))
+                    request.descriptors.append(try decodeDescriptor(&nested, into: &request))
                 case 3:
                     try ProtoReader.expect(wireType, 0)
                     request.hitsAddend = UInt32(truncatingIfNeeded: try reader.varint())
@@ -45,8 +51,9 @@ enum EnvoyWire {
         }
     }
 
-    private static func decodeDescriptor(_ reader: inout ProtoReader) throws(ProtoWireError) -> Descriptor {
-        var descriptor = Descriptor()
+    private static func decodeDescriptor(_ reader: inout ProtoReader, into request: inout Request) throws(ProtoWireError) -> Descriptor {
+        let first = request.keys.count
+        var descriptor = Descriptor(entries: first..<first)
         while let (number, wireType) = try reader.nextField() {
             switch number {
             case 1:
@@ -65,8 +72,8 @@ enum EnvoyWire {
                     default: try entry.skip(type)
                     }
                 }
-                descriptor.keys.append(key)
-                descriptor.values.append(value)
+                request.keys.append(key)
+                request.values.append(value)
             case 3:
                 try ProtoReader.expect(wireType, 2)
                 var wrapper = try reader.nested()
@@ -79,6 +86,7 @@ enum EnvoyWire {
                 try reader.skip(wireType)
             }
         }
+        descriptor.entries = first..<request.keys.count
         return descriptor
     }
 

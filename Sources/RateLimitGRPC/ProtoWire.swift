@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 
 /// Why a protobuf message could not be read.
 enum ProtoWireError: Error, Equatable {

@@ -1,5 +1,5 @@
-public import NIOCore
-public import RateLimitCore
+import NIOCore
+import RateLimitCore
 
 /// `sluice.v1` on the wire, read and written by hand like `EnvoyWire`: requests straight into
 /// checks, decisions straight into the DATA frame's buffer. Field numbers are those of

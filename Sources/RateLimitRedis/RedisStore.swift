@@ -175,7 +175,7 @@ public final class RedisStore: Sendable {
         decode: @escaping @Sendable (RESPValue) throws -> BatchDecision
     ) -> EventLoopFuture<BatchDecision> {
         let timeout = options.timeout
-        let eval = { self.timed("eval", connection.send(["EVAL", script.source] + arguments, timeout: timeout).flatMapThrowing { try decode(Self.checked($0)) }) }
+        let eval: @Sendable () -> EventLoopFuture<BatchDecision> = { self.timed("eval", connection.send(["EVAL", script.source] + arguments, timeout: timeout).flatMapThrowing { try decode(Self.checked($0)) }) }
         guard let sha = shas[script] else { return eval() }
         return timed("evalsha", connection.send(["EVALSHA", sha] + arguments, timeout: timeout).flatMapThrowing { reply -> BatchDecision? in
             if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") { return nil }  // answered: EVAL follows
