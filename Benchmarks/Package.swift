@@ -19,6 +19,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "RateLimitCore", package: "sluice"),
+                .product(name: "RateLimitMetrics", package: "sluice"),
             ],
             path: "Benchmarks/DecisionBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]

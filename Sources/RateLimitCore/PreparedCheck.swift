@@ -6,6 +6,8 @@ public struct PreparedCheck: Sendable {
     public let key: String
     /// What the store must decide; nil when the key is `unlimited` (no store is consulted).
     public let item: StoreItem?
+    /// The key's hash, computed once when the check was validated.
+    let keyHash: UInt64
     let installed: RateLimiter.Installed
 
     /// The answer for an unlimited key.
@@ -26,7 +28,7 @@ extension RateLimiter {
                 slot: installed.slot, key: request.key, keyHash: resolved.keyHash, limits: limits, cost: request.cost,
                 shadow: installed.rule.shadow)
         }
-        return PreparedCheck(rule: request.rule, key: request.key, item: item, installed: installed)
+        return PreparedCheck(rule: request.rule, key: request.key, item: item, keyHash: resolved.keyHash, installed: installed)
     }
 
     /// Validates a batch without deciding it.
@@ -44,7 +46,7 @@ extension RateLimiter {
     public func finish(_ check: PreparedCheck, stored: Decision?, commit: Bool) -> Decision {
         var decision = stored ?? check.unlimitedDecision
         Self.settle(&decision, shadow: check.installed.rule.shadow)
-        Self.record(decision, verdict: decision.allowed, commit: commit, check.installed.recorder)
+        Self.record(decision, verdict: decision.allowed, commit: commit, check.installed.recorder, check.key, check.keyHash, clock.now)
         return decision
     }
 
@@ -59,8 +61,9 @@ extension RateLimiter {
             Self.settle(&decision, shadow: check.installed.rule.shadow)
             decisions.append(decision)
         }
+        let now = clock.now
         for (check, decision) in zip(checks, decisions) {
-            Self.record(decision, verdict: stored.allowed, commit: commit, check.installed.recorder)
+            Self.record(decision, verdict: stored.allowed, commit: commit, check.installed.recorder, check.key, check.keyHash, now)
         }
         return BatchDecision(allowed: stored.allowed, decisions: decisions)
     }

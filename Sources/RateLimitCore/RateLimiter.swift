@@ -24,11 +24,31 @@ public struct BatchDecision: Sendable, Hashable {
     }
 }
 
-/// Receives every committed decision of one rule (metrics live behind this).
+/// One committed decision of one rule, as its recorder sees it.
+public struct DecisionEvent: Sendable {
+    /// The request's final verdict (the batch's, in a batch).
+    public var allowed: Bool
+    /// This rule's limit denied it.
+    public var limitHit: Bool
+    /// A shadow rule would have denied it.
+    public var shadowDenied: Bool
+    /// Units left.
+    public var remaining: Int64
+    public var key: String
+    /// The key's hash (FNV-1a of its UTF-8 bytes), computed once per check.
+    public var keyHash: UInt64
+    public var now: Nanoseconds
+}
+
+/// Receives every committed decision of one rule (metrics and top keys live behind this).
 public protocol DecisionRecorder: Sendable {
-    /// `allowed`: the request's final verdict; `limitHit`: this rule's limit denied it;
-    /// `shadowDenied`: a shadow rule would have denied it; `remaining`: units left.
-    func record(allowed: Bool, limitHit: Bool, shadowDenied: Bool, remaining: Int64)
+    func record(_ event: DecisionEvent)
+    /// The rule's heaviest keys as of `now`; nil when the recorder keeps none.
+    func topKeys(by ranking: TopKeys.Ranking, n: Int, now: Nanoseconds) -> TopKeys.Report?
+}
+
+extension DecisionRecorder {
+    public func topKeys(by ranking: TopKeys.Ranking, n: Int, now: Nanoseconds) -> TopKeys.Report? { nil }
 }
 
 /// The decision engine: rules + a store + a clock. Thread-safe; decisions are synchronous.
@@ -273,16 +293,17 @@ public final class RateLimiter: Sendable {
     private func decide(_ request: CheckRequest, commit: Bool) throws(CheckError) -> Decision {
         guard let (entry, installed) = entry(request.rule) else { throw .unknownRule(request.rule) }
         let (policy, keyHash) = try Self.resolve(request, limits: entry.limits, installed: installed)
+        let now = clock.now
         guard case .limited(let limits) = policy else {
             let decision = Decision(allowed: true, limit: entry.limits.limit, period: entry.limits.period, remaining: entry.limits.limit)
-            Self.record(decision, verdict: true, commit: commit, installed?.recorder)
+            Self.record(decision, verdict: true, commit: commit, installed?.recorder, request.key, keyHash, now)
             return decision
         }
         var decision = store.decide(
             StoreItem(slot: entry.slot, key: request.key, keyHash: keyHash, limits: limits, cost: request.cost),
-            now: clock.now, commit: commit)
+            now: now, commit: commit)
         Self.settle(&decision, shadow: entry.shadow)
-        Self.record(decision, verdict: decision.allowed, commit: commit, installed?.recorder)
+        Self.record(decision, verdict: decision.allowed, commit: commit, installed?.recorder, request.key, keyHash, now)
         return decision
     }
 
@@ -298,10 +319,14 @@ public final class RateLimiter: Sendable {
     /// Recording, for every path and store: `verdict` is the request's final answer (the
     /// batch's, in a batch); the rule's limit was hit when its own decision still denies.
     @inline(__always)
-    static func record(_ decision: Decision, verdict: Bool, commit: Bool, _ recorder: (any DecisionRecorder)?) {
+    static func record(
+        _ decision: Decision, verdict: Bool, commit: Bool, _ recorder: (any DecisionRecorder)?, _ key: String, _ keyHash: UInt64,
+        _ now: Nanoseconds
+    ) {
         guard commit, let recorder else { return }
-        recorder.record(
-            allowed: verdict, limitHit: !decision.allowed, shadowDenied: decision.shadowDenied, remaining: decision.remaining)
+        recorder.record(DecisionEvent(
+            allowed: verdict, limitHit: !decision.allowed, shadowDenied: decision.shadowDenied, remaining: decision.remaining,
+            key: key, keyHash: keyHash, now: now))
     }
 
     /// Decides several checks together: allowed only if all allow; a denied batch consumes nothing.
@@ -338,6 +363,12 @@ public final class RateLimiter: Sendable {
             }
             return limits
         }
+    }
+
+    /// `rule`'s heaviest keys by `ranking` (`GET /v1/top`); nil when its recorder keeps none.
+    public func topKeys(rule: String, by ranking: TopKeys.Ranking, n: Int) throws(CheckError) -> TopKeys.Report? {
+        guard let installed = installed(rule) else { throw .unknownRule(rule) }
+        return installed.recorder?.topKeys(by: ranking, n: n, now: clock.now)
     }
 
     /// Keys with live state, per rule name, in rule order.

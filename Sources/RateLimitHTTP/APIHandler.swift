@@ -8,7 +8,7 @@ public import RateLimitMetrics
 /// pipeline (answered now in memory, later by a remote store); the admin endpoints answer now.
 public final class APIHandler: Sendable {
     enum Endpoint: String, CaseIterable {
-        case check, status, reset, rules, reload
+        case check, status, reset, rules, reload, top
     }
 
     let pipeline: DecisionPipeline
@@ -140,6 +140,9 @@ public final class APIHandler: Sendable {
         case "/v1/reset":
             let body = try ResetBody.decode(request.body)
             return .reset(rule: body.rule, key: body.key)
+        case "/v1/top":
+            try topKeys(query: request.query, into: &response)
+            return .answered(.top)
         case "/v1/reload":
             guard let reloader else { throw APIError(.conflict, "no configuration file to reload") }
             switch reloader.reload(reason: "api") {
@@ -191,6 +194,46 @@ public final class APIHandler: Sendable {
             cost = n
         }
         return CheckRequest(rule: rule, key: key, cost: cost)
+    }
+
+    /// `GET /v1/top?rule=R[&by=requests|denied][&n=K]`: the rule's heaviest keys, each with its
+    /// count (an upper bound) and error (the true count is in count − error … count).
+    private func topKeys(query: String, into response: inout HTTPResponse) throws(APIError) {
+        guard let params = QueryString.parse(query) else {
+            throw .badRequest("the query has an invalid percent-escape or is not UTF-8 (use %XX with two hex digits)")
+        }
+        guard let rule = params["rule"] else { throw .badRequest("missing query parameter rule") }
+        guard let ranking = TopKeys.Ranking(rawValue: params["by"] ?? "requests") else {
+            throw .badRequest("by must be requests or denied")
+        }
+        var n = 10
+        if let text = params["n"] {
+            guard text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let value = Int(text), (1...1000).contains(value) else {
+                throw .badRequest("n must be an integer from 1 to 1000")
+            }
+            n = value
+        }
+        let report: TopKeys.Report?
+        do { report = try limiter.topKeys(rule: rule, by: ranking, n: n) } catch { throw APIError(error) }
+        guard let report else { throw APIError(.conflict, "top keys are not kept (--top-keys 0)") }
+        response.body.writeStaticString("{\"rule\":")
+        response.body.writeJSONString(rule)
+        response.body.writeStaticString(ranking == .requests ? ",\"by\":\"requests\"" : ",\"by\":\"denied\"")
+        response.body.writeStaticString(",\"covering_ms\":")
+        response.body.writeDecimal(report.covering / 1_000_000)
+        response.body.writeStaticString(",\"untracked_max\":")
+        response.body.writeDecimal(report.untrackedBound)
+        response.body.writeStaticString(",\"keys\":[")
+        for (i, ranked) in report.keys.enumerated() {
+            response.body.writeStaticString(i == 0 ? "{\"key\":" : ",{\"key\":")
+            response.body.writeJSONString(ranked.key)
+            response.body.writeStaticString(",\"count\":")
+            response.body.writeDecimal(ranked.count)
+            response.body.writeStaticString(",\"error\":")
+            response.body.writeDecimal(ranked.error)
+            response.body.writeStaticString("}")
+        }
+        response.body.writeStaticString("]}")
     }
 
     /// 200 or 429 with the decision body and the RateLimit headers.

@@ -7,7 +7,7 @@ enum APIMethods {
     static func route(_ path: String) -> (methods: [HTTPMethod], admin: Bool)? {
         switch path {
         case "/v1/check", "/v1/reset": ([.post], false)
-        case "/v1/status": ([.get, .head], false)
+        case "/v1/status", "/v1/top": ([.get, .head], false)
         case "/v1/reload": ([.post], true)
         case "/v1/rules": ([.get, .head], true)
         default: path.hasPrefix("/v1/rules/") ? ([.get, .head, .put, .delete], true) : nil

@@ -66,7 +66,7 @@ public final class OpsHandler: Sendable {
             metrics.trackedKeys.set(to: Double(tracked))
             metrics.evictedAtCapacity(total: limiter.store.evictedAtCapacity)
             response.contentType = "text/plain; version=0.0.4; charset=utf-8"
-            response.body.writeBytes(metrics.render())
+            response.body.writeBytes(metrics.render(now: limiter.clock.now))
         case "/healthz":
             response.body.writeStaticString("{\"status\":\"ok\"}")
         default:

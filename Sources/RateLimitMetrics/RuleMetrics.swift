@@ -1,7 +1,8 @@
 public import RateLimitCore
 import Synchronization
 
-/// One rule's decision counters and remaining-units histogram; records each committed decision.
+/// One rule's decision counters, remaining-units histogram and heaviest keys; records each
+/// committed decision under one lock.
 public final class RuleMetrics: DecisionRecorder {
     struct Counts {
         var allowed: UInt64 = 0
@@ -12,28 +13,40 @@ public final class RuleMetrics: DecisionRecorder {
         /// Per bucket of `SluiceMetrics.remainingBuckets` (not cumulative), then +Inf.
         var buckets = [UInt64](repeating: 0, count: SluiceMetrics.remainingBuckets.count + 1)
         var sum: Double = 0
+        var top: TopKeys
     }
 
     let rule: String
     /// `rule="…"`, escaped once.
     let label: String
-    let counts = Mutex(Counts())
+    let counts: Mutex<Counts>
+    let topKeysKept: Bool
 
-    init(rule: String) {
+    init(rule: String, topKeys: TopKeysSettings) {
         self.rule = rule
         self.label = "rule=\"\(RuleMetricsTable.escape(rule))\""
+        self.topKeysKept = topKeys.capacity > 0
+        self.counts = Mutex(Counts(top: TopKeys(capacity: topKeys.capacity, interval: topKeys.interval)))
     }
 
-    public func record(allowed: Bool, limitHit: Bool, shadowDenied: Bool, remaining: Int64) {
-        let value = Double(remaining)
+    public func record(_ event: DecisionEvent) {
+        let value = Double(event.remaining)
         let bucket = SluiceMetrics.remainingBuckets.firstIndex { value <= $0 } ?? SluiceMetrics.remainingBuckets.count
+        let kept = topKeysKept
         counts.withLock { c in
-            if allowed { c.allowed &+= 1 } else { c.denied &+= 1 }
-            if limitHit { c.hits &+= 1 }
-            if shadowDenied { c.shadowDenied &+= 1 }
+            if event.allowed { c.allowed &+= 1 } else { c.denied &+= 1 }
+            if event.limitHit { c.hits &+= 1 }
+            if event.shadowDenied { c.shadowDenied &+= 1 }
             c.buckets[bucket] &+= 1
             c.sum += value
+            if kept { c.top.add(event.key, hash: event.keyHash, denied: event.limitHit || event.shadowDenied, now: event.now) }
         }
+    }
+
+    public func topKeys(by ranking: TopKeys.Ranking, n: Int, now: Nanoseconds) -> TopKeys.Report? {
+        guard topKeysKept else { return nil }
+        var top = counts.withLock { $0.top }  // ranked outside the lock
+        return top.report(by: ranking, n: n, now: now)
     }
 
     /// `rate_limiter_active_clients{rule}`.
@@ -45,12 +58,17 @@ public final class RuleMetrics: DecisionRecorder {
 /// rule's series forever: red team 2, F5 and F10).
 public final class RuleMetricsTable: Sendable {
     private let live = Mutex<(byName: [String: RuleMetrics], order: [String])>(([:], []))
+    let topKeys: TopKeysSettings
+
+    init(topKeys: TopKeysSettings) {
+        self.topKeys = topKeys
+    }
 
     /// The recorder of `rule`, created on first use.
     func recorder(forRule rule: String) -> RuleMetrics {
         live.withLock { table in
             if let existing = table.byName[rule] { return existing }
-            let made = RuleMetrics(rule: rule)
+            let made = RuleMetrics(rule: rule, topKeys: topKeys)
             table.byName[rule] = made
             table.order.append(rule)
             return made
@@ -69,9 +87,10 @@ public final class RuleMetricsTable: Sendable {
     /// The rules with series, in the order they were first recorded.
     public var ruleNames: [String] { live.withLock { $0.order } }
 
-    func render(into buffer: inout [UInt8]) {
+    func render(into buffer: inout [UInt8], now: Nanoseconds) {
         let rules = live.withLock { table in table.order.compactMap { table.byName[$0] } }
         guard !rules.isEmpty else { return }
+        renderTopKeys(rules, now: now, into: &buffer)
         let snapshot = rules.map { ($0.label, $0.counts.withLock { $0 }) }
         var out = ""
         out += "# HELP rate_limiter_request_total Rate-limit decisions by rule and verdict.\n# TYPE rate_limiter_request_total counter\n"
@@ -119,5 +138,42 @@ public final class RuleMetricsTable: Sendable {
     static func format(_ value: Double) -> String {
         if value.isFinite, value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         return "\(value)"
+    }
+}
+
+/// How many keys each rule's top-keys summary tracks, over which interval, and what the opt-in
+/// `rate_limiter_top_key_*` series export.
+public struct TopKeysSettings: Sendable {
+    /// Keys tracked per rule and ranking (requests, denied); 0 keeps none (`--top-keys`).
+    public var capacity: Int = 64
+    /// The interval; answers cover the current and the previous one.
+    public var interval: Nanoseconds = 60_000_000_000
+    /// Series exported per rule and ranking; 0 exports none (`--top-keys-metric`).
+    public var exported: Int = 0
+    /// When set, the `key` label is the HMAC-SHA256 of the key under this secret (first 16 hex
+    /// digits), not the key (`--top-keys-metric-secret`).
+    public var labelSecret: [UInt8]?
+
+    public init() {}
+}
+
+extension RuleMetricsTable {
+    /// `rate_limiter_top_key_requests{rule,key}` and `rate_limiter_top_key_denied{rule,key}`: at
+    /// most `exported` series per rule each, the upper-bound counts over the covered time.
+    func renderTopKeys(_ rules: [RuleMetrics], now: Nanoseconds, into buffer: inout [UInt8]) {
+        guard topKeys.exported > 0, topKeys.capacity > 0 else { return }
+        var out = ""
+        for ranking in TopKeys.Ranking.allCases {
+            let name = "rate_limiter_top_key_\(ranking.rawValue)"
+            out += "# HELP \(name) The rule's heaviest keys by \(ranking.rawValue) over the last one to two intervals (an upper bound).\n"
+            out += "# TYPE \(name) gauge\n"
+            for rule in rules {
+                for ranked in rule.topKeys(by: ranking, n: topKeys.exported, now: now)?.keys ?? [] {
+                    let key = topKeys.labelSecret.map { String(SHA256.hmacHex(key: $0, ranked.key.utf8).prefix(16)) } ?? ranked.key
+                    out += "\(name){\(rule.label),key=\"\(Self.escape(key))\"} \(ranked.count)\n"
+                }
+            }
+        }
+        buffer.append(contentsOf: out.utf8)
     }
 }

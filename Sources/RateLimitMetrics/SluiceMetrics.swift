@@ -38,7 +38,11 @@ public final class SluiceMetrics: Sendable {
     /// Buckets for `rate_limiter_token_bucket_size` (remaining units after a decision).
     public static let remainingBuckets: [Double] = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 10000]
 
-    public init(version: String, revision: String = "unknown", registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    public init(
+        version: String, revision: String = "unknown", topKeys: TopKeysSettings = TopKeysSettings(),
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    ) {
+        rules = RuleMetricsTable(topKeys: topKeys)
         self.registry = registry
         self.version = version
         inflight = registry.makeGauge(descriptor: Self.name("rate_limiter_inflight_requests", "Checks and calls of every socket waiting for the backend."))
@@ -117,7 +121,7 @@ public final class SluiceMetrics: Sendable {
 
     /// The per-rule series (decisions, hits, remaining, active clients), rendered by Sluice
     /// itself: adding or removing a rule is O(1) and a removed rule's series disappear.
-    public let rules = RuleMetricsTable()
+    public let rules: RuleMetricsTable
 
     /// The decision recorder for one rule: the same object for the same name until the rule is
     /// removed (`retire`), so a changed rule keeps counting.
@@ -146,9 +150,10 @@ public final class SluiceMetrics: Sendable {
 
 
     /// The exposition: the registry plus process metrics read from /proc.
-    public func render() -> [UInt8] {
+    /// - Parameter now: the limiter's clock, for the top-keys series.
+    public func render(now: Nanoseconds = 0) -> [UInt8] {
         var buffer = registry.emitToBuffer()
-        rules.render(into: &buffer)
+        rules.render(into: &buffer, now: now)
         ProcessMetrics.sample().render(into: &buffer)
         return buffer
     }

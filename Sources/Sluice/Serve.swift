@@ -52,6 +52,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Memory backend: write the key states here at shutdown and restore them at start (counters survive a restart).")
     var stateFile: String?
 
+    @Option(help: "Keys tracked per rule for GET /v1/top (by requests and by denials, over the last 1-2 minutes); 0 turns it off.")
+    var topKeys = 64
+
+    @Option(help: "Export the top N keys per rule as rate_limiter_top_key_requests/denied{rule,key} (0: off; at most --top-keys).")
+    var topKeysMetric = 0
+
+    @Option(help: "With --top-keys-metric: label keys with their HMAC-SHA256 under the secret in this file, not the key itself.")
+    var topKeysMetricSecret: String?
+
     @Option(help: "Close a connection idle for this long (e.g. 60s).")
     var idleTimeout = "60s"
 
@@ -80,6 +89,8 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--max-keys must be from \(Configuration.maxKeysRange.lowerBound) to \(Configuration.maxKeysRange.upperBound)")
         }
         guard maxInflight >= 1 else { throw ValidationError("--max-inflight must be at least 1") }
+        guard (0...10_000).contains(topKeys) else { throw ValidationError("--top-keys must be from 0 to 10000") }
+        guard (0...topKeys).contains(topKeysMetric) else { throw ValidationError("--top-keys-metric must be from 0 to --top-keys (\(topKeys))") }
         guard socket.utf8.count <= UnixSocketPath.maxBytes, grpcSocket.map({ $0.utf8.count <= UnixSocketPath.maxBytes }) ?? true else {
             throw ValidationError("--socket and --grpc-socket must be at most \(UnixSocketPath.maxBytes) bytes (a Unix socket path limit)")
         }
@@ -95,7 +106,17 @@ struct Serve: AsyncParsableCommand {
             printError("sluice: invalid configuration\(config.map { " in \($0)" } ?? ""): \(error.description)")
             throw ExitCode(1)
         }
-        let metrics = SluiceMetrics(version: SluiceCommand.version, revision: SluiceCommand.revision)
+        var topKeySettings = TopKeysSettings()
+        topKeySettings.capacity = topKeys
+        topKeySettings.exported = topKeysMetric
+        if let file = topKeysMetricSecret {
+            guard let text = try? ConfigFile.read(path: file), let secret = text.split(whereSeparator: \.isNewline).first, !secret.isEmpty else {
+                printError("sluice: --top-keys-metric-secret: cannot read a secret from \(file)")
+                throw ExitCode(1)
+            }
+            topKeySettings.labelSecret = Array(secret.utf8)
+        }
+        let metrics = SluiceMetrics(version: SluiceCommand.version, revision: SluiceCommand.revision, topKeys: topKeySettings)
         let keyCap = maxKeys ?? configuration.maxKeys ?? Self.defaultMaxKeys
         metrics.trackedKeysLimit.set(to: Double(keyCap))
         let limiter = RateLimiter(

@@ -18,10 +18,10 @@ import Testing
     @Test func shadowAlwaysAllowsButReportsWouldBeDenials() throws {
         final class Counts: DecisionRecorder, @unchecked Sendable {  // test-only; used from one thread
             var allowed = 0, hits = 0, shadow = 0
-            func record(allowed: Bool, limitHit: Bool, shadowDenied: Bool, remaining: Int64) {
-                if allowed { self.allowed += 1 }
-                if limitHit { hits += 1 }
-                if shadowDenied { shadow += 1 }
+            func record(_ event: DecisionEvent) {
+                if event.allowed { allowed += 1 }
+                if event.limitHit { hits += 1 }
+                if event.shadowDenied { shadow += 1 }
             }
         }
         let counts = Counts()

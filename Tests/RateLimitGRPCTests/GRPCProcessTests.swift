@@ -114,7 +114,10 @@ extension Sequence {
             if let probe = try? BlockingHTTPClient(unixSocket: grpcSocket) { probes.append(probe) }
             return (try sluice.metric(drained) ?? 0) >= 1
         })
-        // On a loaded machine a second probe may get in before the metric is read: count from here.
+        // On a loaded machine a second probe may get in before the metric is read. Each probe is
+        // either admitted by draining an idle connection or refused: wait until all are settled.
+        let busy = #"rate_limiter_connections_rejected_total{listener="grpc",reason="all_busy"}"#
+        #expect(poll { ((try? sluice.metric(drained)) ?? 0) + ((try? sluice.metric(busy)) ?? 0) == Double(probes.count) })
         let drainedByProbes = try sluice.metric(drained) ?? 0
         try await withGRPCClient(
             transport: .http2NIOPosix(target: .unixDomainSocket(path: grpcSocket), transportSecurity: .plaintext)

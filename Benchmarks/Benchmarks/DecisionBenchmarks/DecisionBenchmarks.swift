@@ -1,5 +1,6 @@
 import Benchmark
 import RateLimitCore
+import RateLimitMetrics
 
 // Decision cost in-process: one `RateLimiter.check` per iteration, on a manual clock that
 // advances 1 µs per decision (so buckets refill and every path stays realistic).
@@ -12,6 +13,17 @@ private func limiter(_ algorithm: Algorithm, clock: ManualClock, maxKeys: Int? =
 }
 
 private let keys: [String] = (0..<1_000_000).map { "user-\($0)" }
+
+/// A limiter recording into the metrics, as `sluice serve` runs it: with the top-keys summary
+/// (`topKeys` tracked per rule) or without (0).
+private func recordingLimiter(topKeys: Int, clock: ManualClock) -> RateLimiter {
+    var settings = TopKeysSettings()
+    settings.capacity = topKeys
+    let metrics = SluiceMetrics(version: "bench", topKeys: settings)
+    let limits = try! Limits(algorithm: .tokenBucket, limit: 1_000_000, period: 1_000_000_000)  // constants: valid
+    let rule = try! Rule(name: "bench", limits: limits)
+    return RateLimiter(rules: try! RuleSet([rule]), clock: clock, store: MemoryStore(maxKeys: 2_000_000)) { metrics.recorder(forRule: $0.name) }
+}
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
@@ -35,6 +47,36 @@ let benchmarks: @Sendable () -> Void = {
             for _ in benchmark.scaledIterations {
                 clock.advance(by: 1_000)
                 blackHole(try l.check(request))
+            }
+        }
+    }
+
+    // The top-keys summary's cost on the fast path: the same check recorded into the metrics,
+    // without and with it; one hot key (a hit in the summary) and 10k keys in turn (each a miss
+    // that replaces the smallest counter: the summary's worst case).
+    for (topKeys, label) in [(0, "recorder"), (64, "recorder + top keys")] {
+        Benchmark("check existing key (token_bucket, \(label))") { benchmark in
+            let clock = ManualClock(now: 1_700_000_000_000_000_000)
+            let l = recordingLimiter(topKeys: topKeys, clock: clock)
+            let request = CheckRequest(rule: "bench", key: "user-42")
+            _ = try l.check(request)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                clock.advance(by: 1_000)
+                blackHole(try l.check(request))
+            }
+        }
+        Benchmark("check 10k keys in turn (token_bucket, \(label))") { benchmark in
+            let clock = ManualClock(now: 1_700_000_000_000_000_000)
+            let l = recordingLimiter(topKeys: topKeys, clock: clock)
+            let requests = keys.prefix(10_000).map { CheckRequest(rule: "bench", key: $0) }
+            for request in requests { _ = try l.check(request) }
+            var i = 0
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                clock.advance(by: 1_000)
+                blackHole(try l.check(requests[i % requests.count]))
+                i += 1
             }
         }
     }
