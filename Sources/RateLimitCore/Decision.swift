@@ -16,6 +16,8 @@ public struct Decision: Sendable, Hashable {
     public var shadowDenied: Bool
     /// The period of the limits applied (the window of `limit`).
     public var period: Nanoseconds
+    /// Which store decided (`explain`).
+    public var store: DecisionStore = .memory
 
     public init(
         allowed: Bool, limit: Int64, period: Nanoseconds, remaining: Int64, resetAfter: Nanoseconds = 0,

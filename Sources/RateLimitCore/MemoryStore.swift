@@ -185,6 +185,11 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
     }
 
     /// Sets one key's state (a restore), as a committed check would.
+    /// `key`'s state in `slot`'s table, if it has any.
+    public func state(slot: Int, key: String) -> KeyState? {
+        withShard(shardIndex(slot: slot, key: key)) { $0.state(slot, ExactKey(key)) }
+    }
+
     public func restore(slot: Int, key: String, state: KeyState) {
         withShard(shardIndex(slot: slot, key: key)) { $0.store(state, slot: slot, key: ExactKey(key)) }
     }

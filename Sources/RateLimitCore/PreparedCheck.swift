@@ -13,7 +13,9 @@ public struct PreparedCheck: Sendable {
     /// The answer for an unlimited key.
     var unlimitedDecision: Decision {
         let limits = installed.rule.limits
-        return Decision(allowed: true, limit: limits.limit, period: limits.period, remaining: limits.limit)
+        var decision = Decision(allowed: true, limit: limits.limit, period: limits.period, remaining: limits.limit)
+        decision.store = .none
+        return decision
     }
 }
 

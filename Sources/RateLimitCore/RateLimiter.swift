@@ -205,6 +205,9 @@ public final class RateLimiter: Sendable {
         snapshot.withLock { $0.freeSlots.append(contentsOf: dropped) }
     }
 
+    /// The store slot of rule `name`, when installed.
+    func slot(of name: String) -> Int? { installed(name)?.slot }
+
     private func installed(_ name: String) -> Installed? {
         snapshot.withLock { snap in
             if snap.list.count <= 16 { return snap.list.first { Self.sameName($0.rule.name, name) } }
@@ -295,7 +298,8 @@ public final class RateLimiter: Sendable {
         let (policy, keyHash) = try Self.resolve(request, limits: entry.limits, installed: installed)
         let now = clock.now
         guard case .limited(let limits) = policy else {
-            let decision = Decision(allowed: true, limit: entry.limits.limit, period: entry.limits.period, remaining: entry.limits.limit)
+            var decision = Decision(allowed: true, limit: entry.limits.limit, period: entry.limits.period, remaining: entry.limits.limit)
+            decision.store = .none
             Self.record(decision, verdict: true, commit: commit, installed?.recorder, request.key, keyHash, now)
             return decision
         }

@@ -21,7 +21,7 @@ public final class APIHandler: Sendable {
     /// What a request asks once routed: an answer already written, or the pipeline's work.
     private enum Routed {
         case answered(Endpoint)
-        case decide(Endpoint, Checks, commit: Bool)
+        case decide(Endpoint, Checks, commit: Bool, explain: Bool)
         case reset(rule: String, key: String)
     }
 
@@ -49,14 +49,14 @@ public final class APIHandler: Sendable {
         case .answered(let endpoint):
             record(endpoint, since: started)
             return .now(response)
-        case .decide(let endpoint, let checks, let commit):
+        case .decide(let endpoint, let checks, let commit, let explain):
             switch pipeline.decide(checks, commit: commit) {
             case .now(let result):
-                render(result, checks, request, endpoint, started, into: &response)
+                render(result, checks, explain, request, endpoint, started, into: &response)
                 return .now(response)
             case .later(let call):
                 return Self.later(call, response, on: eventLoop) { result, response in
-                    self.render(result, checks, request, endpoint, started, into: &response)
+                    self.render(result, checks, explain, request, endpoint, started, into: &response)
                 }
             }
         case .reset(let rule, let key):
@@ -91,16 +91,16 @@ public final class APIHandler: Sendable {
     }
 
     private func render(
-        _ result: Result<Verdict, PipelineError>, _ checks: Checks, _ request: HTTPRequest, _ endpoint: Endpoint,
+        _ result: Result<Verdict, PipelineError>, _ checks: Checks, _ explain: Bool, _ request: HTTPRequest, _ endpoint: Endpoint,
         _ started: NIODeadline, into response: inout HTTPResponse
     ) {
         switch (result, checks) {
         case (.success(.one(let decision)), .one(let check)):
-            Self.answer(decision, rule: check.rule, into: &response)
+            Self.answer(decision, rule: check.rule, explain: explain ? limiter.explain(check, decision) : nil, into: &response)
         case (.success(let verdict), .batch(let requests)):
-            answer(verdict.batch, requests, into: &response)
+            answer(verdict.batch, requests, explain: explain, into: &response)
         case (.success(let verdict), .one(let check)):
-            answer(verdict.batch, [check], into: &response)
+            answer(verdict.batch, [check], explain: explain, into: &response)
         case (.failure(let error), _):
             Self.fail(APIError(error), request, into: &response)
             if case .invalid = error { return }
@@ -134,9 +134,11 @@ public final class APIHandler: Sendable {
         try APIMethods.require(request)
         switch request.path {
         case "/v1/check":
-            return .decide(.check, try CheckBody.decode(request.body), commit: true)
+            let (checks, explain) = try CheckBody.decodeRequest(request.body)
+            return .decide(.check, checks, commit: true, explain: explain)
         case "/v1/status":
-            return .decide(.status, .one(try Self.statusRequest(query: request.query)), commit: false)
+            let (check, explain) = try Self.statusQuery(request.query)
+            return .decide(.status, .one(check), commit: false, explain: explain)
         case "/v1/reset":
             let body = try ResetBody.decode(request.body)
             return .reset(rule: body.rule, key: body.key)
@@ -179,9 +181,24 @@ public final class APIHandler: Sendable {
 
     /// The check a `/v1/status?rule=R&key=K[&cost=N]` query asks about.
     static func statusRequest(query: String) throws(APIError) -> CheckRequest {
-        guard let params = QueryString.parse(query) else {
-            throw .badRequest("the query has an invalid percent-escape or is not UTF-8 (use %XX with two hex digits)")
+        try statusQuery(query).check
+    }
+
+    /// The check a status query asks about, and its `explain=1`.
+    static func statusQuery(_ query: String) throws(APIError) -> (check: CheckRequest, explain: Bool) {
+        let params = try QueryString.parsed(query)
+        var explain = false
+        if let text = params["explain"] {
+            switch text {
+            case "1", "true": explain = true
+            case "0", "false": explain = false
+            default: throw .badRequest("explain must be 1 or 0")
+            }
         }
+        return (try statusCheck(params), explain)
+    }
+
+    private static func statusCheck(_ params: [String: String]) throws(APIError) -> CheckRequest {
         guard let rule = params["rule"] else { throw .badRequest("missing query parameter rule") }
         guard let key = params["key"] else { throw .badRequest("missing query parameter key") }
         // A status asks about now: without `cost` it reports the quota as it stands (issue 15);
@@ -199,9 +216,7 @@ public final class APIHandler: Sendable {
     /// `GET /v1/top?rule=R[&by=requests|denied][&n=K]`: the rule's heaviest keys, each with its
     /// count (an upper bound) and error (the true count is in count − error … count).
     private func topKeys(query: String, into response: inout HTTPResponse) throws(APIError) {
-        guard let params = QueryString.parse(query) else {
-            throw .badRequest("the query has an invalid percent-escape or is not UTF-8 (use %XX with two hex digits)")
-        }
+        let params = try QueryString.parsed(query)
         guard let rule = params["rule"] else { throw .badRequest("missing query parameter rule") }
         guard let ranking = TopKeys.Ranking(rawValue: params["by"] ?? "requests") else {
             throw .badRequest("by must be requests or denied")
@@ -237,19 +252,20 @@ public final class APIHandler: Sendable {
     }
 
     /// 200 or 429 with the decision body and the RateLimit headers.
-    static func answer(_ d: Decision, rule: String, into response: inout HTTPResponse) {
+    static func answer(_ d: Decision, rule: String, explain: Explanation? = nil, into response: inout HTTPResponse) {
         response.status = d.allowed ? .ok : .tooManyRequests
-        response.body.writeDecision(d)
+        response.body.writeDecision(d, explain: explain)
         response.headers.writeRateLimitHeaders(CollectionOfOne((rule, d)))
         if !d.allowed { response.headers.writeRetryAfter(d.retryAfter) }
     }
 
-    func answer(_ batch: BatchDecision, _ requests: [CheckRequest], into response: inout HTTPResponse) {
+    func answer(_ batch: BatchDecision, _ requests: [CheckRequest], explain: Bool = false, into response: inout HTTPResponse) {
         response.status = batch.allowed ? .ok : .tooManyRequests
         response.body.writeStaticString(batch.allowed ? "{\"allowed\":true,\"results\":[" : "{\"allowed\":false,\"results\":[")
         for (i, d) in batch.decisions.enumerated() {
             if i > 0 { response.body.writeStaticString(",") }
-            response.body.writeDecision(d, rule: requests[i].rule, key: requests[i].key)
+            response.body.writeDecision(
+                d, rule: requests[i].rule, key: requests[i].key, explain: explain ? limiter.explain(requests[i], d) : nil)
         }
         response.body.writeStaticString("]}")
         response.headers.writeRateLimitHeaders(zip(requests.lazy.map(\.rule), batch.decisions))
@@ -315,6 +331,14 @@ public final class APIHandler: Sendable {
 /// `a=1&b=x%20y` → ["a": "1", "b": "x y"]; the first occurrence of a name wins; nil when any
 /// escape is invalid (a bad escape is an error, never a missing parameter: red team 2, F22).
 enum QueryString {
+    /// `parse`, with a bad escape as a 400 saying so.
+    static func parsed(_ query: String) throws(APIError) -> [String: String] {
+        guard let params = parse(query) else {
+            throw .badRequest("the query has an invalid percent-escape or is not UTF-8 (use %XX with two hex digits)")
+        }
+        return params
+    }
+
     static func parse(_ query: String) -> [String: String]? {
         var out: [String: String] = [:]
         for pair in query.split(separator: "&") {

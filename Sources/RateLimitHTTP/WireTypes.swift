@@ -38,9 +38,15 @@ public typealias CheckBody = Checks
 extension Checks {
     /// Decodes and type-checks a check body. Unknown and duplicate fields are errors.
     public static func decode(_ body: ByteBuffer) throws(APIError) -> Checks {
+        try decodeRequest(body).checks
+    }
+
+    /// A check body and its `"explain": true` (for the single check or the whole batch).
+    static func decodeRequest(_ body: ByteBuffer) throws(APIError) -> (checks: Checks, explain: Bool) {
         let fields = try WireFields(try parseObject(body), context: "")
+        let explain = try fields.bool("explain") ?? false
         if let checks = fields.value("checks") {
-            try fields.rejectUnknown(["checks"])
+            try fields.rejectUnknown(["checks", "explain"])
             guard case .array(let items) = checks else { throw .badRequest("checks must be an array, got \(checks.typeName)") }
             // The core's guards, before decoding what they would refuse.
             guard !items.isEmpty else { throw APIError(CheckError.emptyBatch) }
@@ -49,13 +55,14 @@ extension Checks {
             for (i, item) in items.enumerated() {
                 requests.append(try checkRequest(try WireFields(item, context: "checks[\(i)].")))
             }
-            return .batch(requests)
+            return (.batch(requests), explain)
         }
-        return .one(try checkRequest(fields))
+        try fields.rejectUnknown(["rule", "key", "cost", "explain"])
+        return (.one(try checkRequest(fields, known: ["rule", "key", "cost", "explain"])), explain)
     }
 
-    static func checkRequest(_ fields: WireFields) throws(APIError) -> CheckRequest {
-        try fields.rejectUnknown(["rule", "key", "cost"])
+    static func checkRequest(_ fields: WireFields, known: [String] = ["rule", "key", "cost"]) throws(APIError) -> CheckRequest {
+        try fields.rejectUnknown(known)
         return CheckRequest(
             rule: try fields.requiredString("rule"), key: try fields.requiredString("key"),
             cost: try fields.integer("cost") ?? 1)
@@ -113,6 +120,12 @@ struct WireFields {
         return s
     }
 
+    func bool(_ name: String) throws(APIError) -> Bool? {
+        guard let value = value(name) else { return nil }
+        guard case .bool(let b) = value else { throw .badRequest("\(context)\(name) must be true or false, got \(value.typeName)") }
+        return b
+    }
+
     /// A non-negative integer written without sign, fraction or exponent.
     func integer(_ name: String) throws(APIError) -> Int64? {
         guard let value = value(name) else { return nil }
@@ -129,7 +142,7 @@ struct WireFields {
 
 extension ByteBuffer {
     /// `{"allowed":…,"limit":…,"remaining":…,"reset_after_ms":…,"retry_after_ms":…,"delay_ms":…}`
-    mutating func writeDecision(_ d: Decision, rule: String? = nil, key: String? = nil) {
+    mutating func writeDecision(_ d: Decision, rule: String? = nil, key: String? = nil, explain: Explanation? = nil) {
         writeStaticString("{")
         if let rule, let key {
             writeStaticString("\"rule\":")
@@ -149,6 +162,45 @@ extension ByteBuffer {
         writeStaticString(",\"delay_ms\":")
         writeDecimal(Self.millisecondsRoundedUp(d.delay))
         if d.shadowDenied { writeStaticString(",\"shadow_denied\":true") }
+        if let explain { writeExplanation(explain) }
+        writeStaticString("}")
+    }
+
+    /// `,"explain":{…}` (docs/api.md): the rule and override, the limits, the store, the key's
+    /// state in plain units and when the request would be allowed.
+    mutating func writeExplanation(_ e: Explanation) {
+        writeStaticString(",\"explain\":{\"rule\":")
+        writeJSONString(e.rule)
+        writeStaticString(",\"override\":")
+        if let key = e.override { writeJSONString(key) } else { writeStaticString("null") }
+        if let limits = e.limits {
+            writeStaticString(",\"algorithm\":")
+            writeJSONString(limits.algorithm.rawValue)
+            writeStaticString(",\"limit\":")
+            writeDecimal(limits.limit)
+            writeStaticString(",\"period_ms\":")
+            writeDecimal(limits.period / 1_000_000)
+            writeStaticString(",\"burst\":")
+            writeDecimal(limits.burst)
+        } else {
+            writeStaticString(",\"unlimited\":true")
+        }
+        writeStaticString(",\"store\":")
+        writeJSONString(e.store.rawValue)
+        writeStaticString(",\"state\":")
+        if e.fields.isEmpty {
+            writeStaticString("null")
+        } else {
+            for (i, field) in e.fields.enumerated() {
+                writeStaticString(i == 0 ? "{" : ",")
+                writeJSONString(field.name)
+                writeStaticString(":")
+                writeDecimal(field.value)
+            }
+            writeStaticString("}")
+        }
+        writeStaticString(",\"allowed_at_ns\":")
+        writeDecimal(e.allowedAt)
         writeStaticString("}")
     }
 

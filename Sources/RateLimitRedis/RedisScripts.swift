@@ -113,9 +113,11 @@ enum ScriptReply {
         guard (0...2 * Limits.maxLimit).contains(remaining) else {
             throw RedisConnectionError.protocolError("the script returned remaining = \(remaining)")
         }
-        return Decision(
+        var decision = Decision(
             allowed: try flag(numbers[i]), limit: item.limits.limit, period: item.limits.period, remaining: remaining,
             resetAfter: try microseconds(numbers[i + 2], "reset_after"), retryAfter: try microseconds(numbers[i + 3], "retry_after"),
             delay: try microseconds(numbers[i + 4], "delay"))
+        decision.store = .redis
+        return decision
     }
 }

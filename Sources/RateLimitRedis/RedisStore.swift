@@ -236,16 +236,22 @@ public final class RedisStore: Sendable {
         switch options.onFailure {
         case .allow:
             return .success(BatchDecision(allowed: true, decisions: items.map { item in
-                Decision(allowed: true, limit: item.limits.limit, period: item.limits.period, remaining: item.limits.limit)
+                var decision = Decision(allowed: true, limit: item.limits.limit, period: item.limits.period, remaining: item.limits.limit)
+                decision.store = .failurePolicy
+                return decision
             }))
         case .deny:
             return .failure(BackendUnavailable(reason: reason))
         case .local:
+            var batch: BatchDecision
             if items.count == 1, let item = items.first {
                 let decision = fallback.decide(item, now: clock.now, commit: commit)
-                return .success(BatchDecision(allowed: decision.allowed || item.shadow, decisions: [decision]))
+                batch = BatchDecision(allowed: decision.allowed || item.shadow, decisions: [decision])
+            } else {
+                batch = fallback.decideBatch(items, now: clock.now, commit: commit)
             }
-            return .success(fallback.decideBatch(items, now: clock.now, commit: commit))
+            for i in batch.decisions.indices { batch.decisions[i].store = .localFallback }
+            return .success(batch)
         }
     }
 
@@ -263,6 +269,7 @@ public final class RedisStore: Sendable {
             }
             guard item.1.cost >= entry.cost else { return nil }
             var decision = entry.decision
+            decision.store = .cachedDenial
             decision.retryAfter -= elapsed
             decision.resetAfter = max(decision.resetAfter - elapsed, 0)
             return decision
