@@ -340,9 +340,10 @@ class Sidecar:
         open(self.cfg, "w").write(rules_text)
         self.sock, self.port = os.path.join(tmp, f"{name}.sock"), free_port()
         # --grpc-socket: the gRPC listener registers its series (connections{listener="grpc"},
-        # Envoy unmatched descriptors), which the dashboard shows.
+        # Envoy unmatched descriptors), which the dashboard shows; --top-keys-metric: the
+        # "Top denied keys" table's series.
         self.proc = start([binary, "serve", "--config", self.cfg, "--socket", self.sock,
-                           "--grpc-socket", os.path.join(tmp, f"{name}-grpc.sock"),
+                           "--grpc-socket", os.path.join(tmp, f"{name}-grpc.sock"), "--top-keys-metric", "5",
                            "--metrics-address", f"127.0.0.1:{self.port}"], os.path.join(tmp, f"{name}-sluice.log"))
         self.load = Load(self.sock)
 
