@@ -1,8 +1,10 @@
 /// Space-Saving heavy hitters (Metwally, Agrawal, El Abbadi 2005): at most `capacity` keys, each
 /// with a count that over-counts by at most its `error`. Any key seen more than N / capacity
-/// times (N: everything added) is tracked. Memory is fixed; an add costs one probe of a small
-/// open-addressing table and O(log capacity) heap steps, and allocates only when the table is
-/// first used.
+/// times (N: everything added) is tracked. Memory is fixed: the counters live in parallel arrays
+/// (struct of arrays, so a probe or a heap step touches only the integers it compares), a
+/// min-heap of counter ids orders them by count, and a linear-probing table finds a key's
+/// counter by hash. An add costs one probe sequence and O(log capacity) heap steps on 32-bit
+/// ids, and allocates only when the summary is first used (each interval, for `TopKeys`).
 public struct SpaceSaving: Sendable {
     /// A tracked key: its true count is in `count - error ... count`.
     public struct Entry: Sendable, Hashable {
@@ -17,17 +19,18 @@ public struct SpaceSaving: Sendable {
         }
     }
 
-    struct Counter {
-        var hash: UInt64
-        var entry: Entry
-        /// Where this counter's index is in `table`.
-        var tableSlot: Int
-    }
-
     public let capacity: Int
-    /// A min-heap on `entry.count`.
-    private var heap: [Counter] = []
-    /// Linear-probing index: heap positions by key hash, -1 when empty (twice the capacity).
+    // The counters, by id (0 ..< used).
+    private var keys: [String] = []
+    private var hashes: [UInt64] = []
+    private var counts: [Int64] = []
+    private var errors: [Int64] = []
+    /// Where each counter's id sits in `heap`, and in `table`.
+    private var heapPositions: [Int32] = []
+    private var tableSlots: [Int32] = []
+    /// A min-heap of counter ids on `counts`.
+    private var heap: [Int32] = []
+    /// Counter ids by key hash, -1 when empty (at least twice the capacity).
     private var table: [Int32] = []
 
     public init(capacity: Int) {
@@ -35,60 +38,78 @@ public struct SpaceSaving: Sendable {
     }
 
     /// What a key that is not tracked may have been counted, at most.
-    public var untrackedBound: Int64 { heap.count < capacity ? 0 : heap[0].entry.count }
+    public var untrackedBound: Int64 { heap.count < capacity ? 0 : counts[Int(heap[0])] }
 
     /// Counts `weight` for `key` (whose hash is `hash`).
     public mutating func add(_ key: String, hash: UInt64, weight: Int64 = 1) {
         guard capacity > 0 else { return }
-        if table.isEmpty { table = [Int32](repeating: -1, count: Self.tableSize(capacity)) }
-        if let slot = find(key, hash: hash) {
-            let position = Int(table[slot])
-            heap[position].entry.count &+= weight
-            siftDown(position)
+        if table.isEmpty { reserve() }
+        if let id = find(key, hash: hash) {
+            counts[id] &+= weight
+            siftDown(Int(heapPositions[id]))
         } else if heap.count < capacity {
-            heap.append(Counter(hash: hash, entry: Entry(key: key, count: weight, error: 0), tableSlot: -1))
-            index(heap.count - 1)
-            siftUp(heap.count - 1)
+            let id = heap.count
+            keys.append(key)
+            hashes.append(hash)
+            counts.append(weight)
+            errors.append(0)
+            heapPositions.append(Int32(id))
+            tableSlots.append(-1)
+            heap.append(Int32(id))
+            index(id)
+            siftUp(id)
         } else {
             // Replace the smallest counter: the newcomer inherits its count as the error.
-            unindex(heap[0].tableSlot)
-            let floor = heap[0].entry.count
-            heap[0] = Counter(hash: hash, entry: Entry(key: key, count: floor &+ weight, error: floor), tableSlot: -1)
-            index(0)
+            let id = Int(heap[0])
+            unindex(Int(tableSlots[id]))
+            let floor = counts[id]
+            keys[id] = key
+            hashes[id] = hash
+            counts[id] = floor &+ weight
+            errors[id] = floor
+            index(id)
             siftDown(0)
         }
     }
 
     /// The tracked keys, largest count first (ties by key).
     public var entries: [Entry] {
-        heap.map(\.entry).sorted { ($0.count, $1.key) > ($1.count, $0.key) }
+        (0..<heap.count).map { Entry(key: keys[$0], count: counts[$0], error: errors[$0]) }
+            .sorted { ($0.count, $1.key) > ($1.count, $0.key) }
+    }
+
+    private mutating func reserve() {
+        var size = 4
+        while size < capacity * 2 { size <<= 1 }
+        table = [Int32](repeating: -1, count: size)
+        keys.reserveCapacity(capacity)
+        hashes.reserveCapacity(capacity)
+        counts.reserveCapacity(capacity)
+        errors.reserveCapacity(capacity)
+        heapPositions.reserveCapacity(capacity)
+        tableSlots.reserveCapacity(capacity)
+        heap.reserveCapacity(capacity)
     }
 
     // MARK: the index
 
-    private static func tableSize(_ capacity: Int) -> Int {
-        var size = 4
-        while size < capacity * 2 { size <<= 1 }
-        return size
-    }
-
     private func find(_ key: String, hash: UInt64) -> Int? {
         let mask = table.count - 1
         var slot = Int(truncatingIfNeeded: hash) & mask
-        while table[slot] >= 0 {
-            let counter = heap[Int(table[slot])]
-            if counter.hash == hash, counter.entry.key == key { return slot }
+        while true {
+            let id = Int(table[slot])
+            if id < 0 { return nil }
+            if hashes[id] == hash, keys[id] == key { return id }
             slot = (slot + 1) & mask
         }
-        return nil
     }
 
-    private mutating func index(_ position: Int) {
+    private mutating func index(_ id: Int) {
         let mask = table.count - 1
-        var slot = Int(truncatingIfNeeded: heap[position].hash) & mask
+        var slot = Int(truncatingIfNeeded: hashes[id]) & mask
         while table[slot] >= 0 { slot = (slot + 1) & mask }
-        table[slot] = Int32(position)
-        heap[position].tableSlot = slot
+        table[slot] = Int32(id)
+        tableSlots[id] = Int32(slot)
     }
 
     /// Empties `slot`, shifting later entries of the same probe run back (no tombstones).
@@ -98,13 +119,13 @@ public struct SpaceSaving: Sendable {
         var next = (hole + 1) & mask
         table[hole] = -1
         while table[next] >= 0 {
-            let position = Int(table[next])
-            let home = Int(truncatingIfNeeded: heap[position].hash) & mask
+            let id = Int(table[next])
+            let home = Int(truncatingIfNeeded: hashes[id]) & mask
             // Move the entry into the hole unless its home lies cyclically in (hole, next].
             let stays = hole <= next ? (home > hole && home <= next) : (home > hole || home <= next)
             if !stays {
                 table[hole] = table[next]
-                heap[position].tableSlot = hole
+                tableSlots[id] = Int32(hole)
                 table[next] = -1
                 hole = next
             }
@@ -114,33 +135,39 @@ public struct SpaceSaving: Sendable {
 
     // MARK: the heap
 
-    private mutating func swapAt(_ a: Int, _ b: Int) {
-        heap.swapAt(a, b)
-        table[heap[a].tableSlot] = Int32(a)
-        table[heap[b].tableSlot] = Int32(b)
+    private mutating func place(_ id: Int32, at position: Int) {
+        heap[position] = id
+        heapPositions[Int(id)] = Int32(position)
     }
 
     private mutating func siftUp(_ position: Int) {
+        let id = heap[position]
+        let count = counts[Int(id)]
         var child = position
         while child > 0 {
             let parent = (child - 1) / 2
-            guard heap[child].entry.count < heap[parent].entry.count else { return }
-            swapAt(child, parent)
+            guard count < counts[Int(heap[parent])] else { break }
+            place(heap[parent], at: child)
             child = parent
         }
+        place(id, at: child)
     }
 
     private mutating func siftDown(_ position: Int) {
+        let id = heap[position]
+        let count = counts[Int(id)]
         var parent = position
         while true {
             let left = 2 * parent + 1
-            guard left < heap.count else { return }
+            guard left < heap.count else { break }
             let right = left + 1
-            let smaller = right < heap.count && heap[right].entry.count < heap[left].entry.count ? right : left
-            guard heap[smaller].entry.count < heap[parent].entry.count else { return }
-            swapAt(parent, smaller)
+            var smaller = left
+            if right < heap.count, counts[Int(heap[right])] < counts[Int(heap[left])] { smaller = right }
+            guard counts[Int(heap[smaller])] < count else { break }
+            place(heap[smaller], at: parent)
             parent = smaller
         }
+        place(id, at: parent)
     }
 }
 
