@@ -10,30 +10,43 @@ import RateLimitCore
 /// shadow rules answer OK. `hits_addend` 0 means 1; a descriptor's own `hits_addend` wins.
 /// An empty domain or descriptor list is `INVALID_ARGUMENT`.
 struct EnvoyPlan: Sendable {
-    /// The checks of the descriptors that matched a rule.
-    var checks: [CheckRequest] = []
-    /// For each descriptor, the position of its check in `checks` (nil: no rule).
-    var positions: [Int?] = []
+    /// Each descriptor's check, nil when no rule matched it. One descriptor, the common request,
+    /// is kept without an array.
+    enum Matched: Sendable {
+        case one(CheckRequest?)
+        case many([CheckRequest?])
+    }
+
+    let matched: Matched
 
     init(_ request: EnvoyWire.Request, index: DescriptorIndex, observers: GRPCObservers) throws(GRPCStatus) {
         // As envoyproxy/ratelimit: both are malformed requests, not "no limit".
         guard !request.domain.isEmpty else { throw GRPCStatus(.invalidArgument, "domain must not be empty") }
         guard !request.descriptors.isEmpty else { throw GRPCStatus(.invalidArgument, "descriptors must not be empty") }
         let hits = request.hitsAddend == 0 ? 1 : Int64(request.hitsAddend)
-        positions.reserveCapacity(request.descriptors.count)
-        for descriptor in request.descriptors {
+        func check(_ descriptor: EnvoyWire.Descriptor) -> CheckRequest? {
             switch index.match(domain: request.domain, keys: request.keys(of: descriptor), values: request.values(of: descriptor)) {
             case .rule(let rule, let key):
-                let cost = descriptor.hitsAddend.map { Int64(clamping: $0) } ?? hits
-                positions.append(checks.count)
-                checks.append(CheckRequest(rule: rule, key: key, cost: cost))
+                return CheckRequest(rule: rule, key: key, cost: descriptor.hitsAddend.map { Int64(clamping: $0) } ?? hits)
             case .unknownDomain:
-                positions.append(nil)
                 observers.unmatched(.unknownDomain)
+                return nil
             case .noRule:
-                positions.append(nil)
                 observers.unmatched(.noRule)
+                return nil
             }
+        }
+        matched = request.descriptors.count == 1 ? .one(check(request.descriptors[0])) : .many(request.descriptors.map(check))
+    }
+
+    /// What the pipeline decides: the matched checks (one, or a batch in descriptor order); nil
+    /// when no descriptor matched a rule.
+    var checks: Checks? {
+        switch matched {
+        case .one(let check): return check.map(Checks.one)
+        case .many(let checks):
+            let found = checks.compactMap { $0 }
+            return found.isEmpty ? nil : found.count == 1 ? .one(found[0]) : .batch(found)
         }
     }
 
@@ -46,11 +59,20 @@ struct EnvoyPlan: Sendable {
         case .one(let one): (allowed, decision) = (one.allowed, { $0 == 0 ? one : nil })
         case .batch(let batch): (allowed, decision) = (batch.allowed, { $0 < batch.decisions.count ? batch.decisions[$0] : nil })
         }
-        let statuses = positions.map { position -> EnvoyWire.Status in
-            guard let position, let decided = decision(position) else { return EnvoyWire.Status(code: .ok) }
-            return Self.status(decided, rule: checks[position].rule)
+        let overall: EnvoyWire.Code = allowed ? .ok : .overLimit
+        switch matched {
+        case .one(let check):
+            let status = check.flatMap { check in decision(0).map { Self.status($0, rule: check.rule) } } ?? EnvoyWire.Status(code: .ok)
+            return EnvoyWire.framedResponse(overall: overall, statuses: CollectionOfOne(status), allocator: ByteBufferAllocator())
+        case .many(let checks):
+            var position = 0  // the matched checks' decisions come in descriptor order
+            let statuses = checks.map { check -> EnvoyWire.Status in
+                guard let check else { return EnvoyWire.Status(code: .ok) }
+                defer { position += 1 }
+                return decision(position).map { Self.status($0, rule: check.rule) } ?? EnvoyWire.Status(code: .ok)
+            }
+            return EnvoyWire.framedResponse(overall: overall, statuses: statuses, allocator: ByteBufferAllocator())
         }
-        return EnvoyWire.framedResponse(overall: allowed ? .ok : .overLimit, statuses: statuses, allocator: ByteBufferAllocator())
     }
 
     static func status(_ decision: Decision, rule: String) -> EnvoyWire.Status {

@@ -114,7 +114,7 @@ enum EnvoyWire {
     }
 
     /// The framed response (gRPC's 5-byte prefix, then the message), in one buffer.
-    static func framedResponse(overall: Code, statuses: [Status], allocator: ByteBufferAllocator) -> ByteBuffer {
+    static func framedResponse(overall: Code, statuses: some Collection<Status>, allocator: ByteBufferAllocator) -> ByteBuffer {
         var size = ProtoSize.varintField(overall.rawValue)
         for status in statuses { size += ProtoSize.messageField(statusSize(status)) }
         var buffer = allocator.buffer(capacity: 5 + size)

@@ -47,11 +47,10 @@ public final class GRPCService: Sendable {
                     try EnvoyWire.decodeRequest(message)
                 }
                 let plan = try EnvoyPlan(request, index: pipeline.limiter.descriptors, observers: observers)
-                guard !plan.checks.isEmpty else {
+                guard let checks = plan.checks else {
                     observers.duration(method.endpoint, elapsedNanoseconds(since: start))
                     return .now(.message(plan.response(nil)))
                 }
-                let checks: Checks = plan.checks.count == 1 ? .one(plan.checks[0]) : .batch(plan.checks)
                 return decide(checks, commit: true, method, start, eventLoop) { .message(plan.response($0)) }
             }
         } catch {
