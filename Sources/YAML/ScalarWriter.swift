@@ -1,10 +1,13 @@
 /// How one scalar is written: in its own style where its text allows, else double-quoted (or,
 /// when it spans lines, as a literal block).
 enum ScalarWriter {
-    /// A mapping key: on one line, plain, single- or double-quoted.
+    /// A mapping key: on one line, plain, single- or double-quoted; an empty plain key (null)
+    /// as `~`.
     static func key(_ scalar: YAMLScalar) -> String {
         let body: String
-        if scalar.style == .plain, isPlainSafe(scalar.text) {
+        if scalar.style == .plain, scalar.text.isEmpty, scalar.tag == nil {
+            body = "~"
+        } else if scalar.style == .plain, isPlainSafe(scalar.text) {
             body = scalar.text
         } else if scalar.style == .singleQuoted, isOneLine(scalar.text) {
             body = singleQuoted(scalar.text)

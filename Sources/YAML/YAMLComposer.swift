@@ -257,11 +257,12 @@ struct YAMLComposer {
         return key
     }
 
-    /// Appends a pair, refusing a key the mapping already has.
+    /// Appends a pair, refusing a key the mapping already has: keys are compared by value, so
+    /// `~`, `null` and an empty key are one key.
     mutating func addPair(
         _ pair: YAMLPair, to pairs: inout [YAMLPair], keys: inout Set<String>, context: String, contextMark: YAMLMark
     ) throws(YAMLError) {
-        let identity = pair.key.resolvedTag + "\u{0}" + (pair.key.string ?? "")
+        let identity = pair.key.isNull ? "null" : pair.key.resolvedTag + "\u{0}" + (pair.key.string ?? "")
         guard keys.insert(identity).inserted else {
             throw YAMLError("duplicate key \"\(pair.key.string ?? "")\" in a mapping", at: pair.key.mark ?? contextMark,
                             context: context, contextMark: contextMark)

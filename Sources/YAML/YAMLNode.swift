@@ -87,8 +87,9 @@ public struct YAMLSequence: Sendable {
 
 /// A composed YAML node. Aliases are already replaced by the node their anchor names.
 ///
-/// Equality compares values as YAML does: text and resolved tag for scalars, pairs or items in
-/// order and resolved tag for collections; never style or place (`"1"` equals `'1'`, not `1`).
+/// Equality compares values as YAML does: text and resolved tag for scalars (every null equals
+/// every other), pairs or items in order and resolved tag for collections; never style or place
+/// (`"1"` equals `'1'`, not `1`; `~` equals `null`).
 public indirect enum YAMLNode: Sendable, Equatable {
     case scalar(YAMLScalar)
     case mapping(YAMLMapping)
@@ -134,7 +135,7 @@ public indirect enum YAMLNode: Sendable, Equatable {
         guard a.resolvedTag == b.resolvedTag else { return false }
         switch (a, b) {
         case (.scalar(let x), .scalar(let y)):
-            return x.text == y.text
+            return x.text == y.text || a.resolvedTag == YAMLTag.null
         case (.mapping(let x), .mapping(let y)):
             return x.pairs.count == y.pairs.count && zip(x.pairs, y.pairs).allSatisfy { $0.key == $1.key && $0.value == $1.value }
         case (.sequence(let x), .sequence(let y)):

@@ -98,6 +98,13 @@ import YAML
         #expect(try YAMLParser.document(output) == node)
     }
 
+    @Test func anEmptyKeyIsWrittenAsTilde() throws {
+        let node = try #require(try YAMLParser.document("{: a, '': b}"))
+        let output = YAMLEmitter.document(node)
+        #expect(output == "~: a\n'': b\n")
+        #expect(try YAMLParser.document(output) == node)
+    }
+
     /// Whatever the strings, output reads back as equal nodes and writes the same text again.
     @Test func roundTripIsStable() throws {
         let nasty = [

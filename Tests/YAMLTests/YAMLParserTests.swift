@@ -168,6 +168,14 @@ import YAML
         #expect(error.message.contains(message), "\(error)")
     }
 
+    /// `~`, `null` and an empty key are the same key (null), as YAML compares keys by value.
+    @Test func nullKeysAreOneKey() throws {
+        #expect(failure("{~: 1, null: 2}")?.message == "duplicate key \"null\" in a mapping")
+        #expect(failure("{: 1, ~: 2}")?.message.contains("duplicate key") == true)
+        #expect(try parse("{~: 1}") == (try parse("{null: 1}")))
+        #expect(try parse("{~: 1}") != (try parse("{'~': 1}")))
+    }
+
     @Test func aMissingBraceIsFoundWhereTheBlockResumes() throws {
         let error = try #require(failure("kind: Deployment\nmetadata:\n  labels: {app: broken\nspec:\n  x: 1\n"))
         #expect(error.mark.line == 4)
