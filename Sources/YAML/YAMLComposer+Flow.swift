@@ -23,6 +23,7 @@ extension YAMLComposer {
                 break
             }
             let entry = try flowNode(flow)
+            if isMapping { try rejectCollectionKey(entry, flow) }
             try skipSpace(flow)
             let value = try pairValue(after: entry, flow)
             if isMapping {
@@ -65,10 +66,7 @@ extension YAMLComposer {
         guard scanner.peek() == .colon,
               adjacentAllowed || scanner.isBlankOrEnd(1) || scanner.peek(1)?.isFlowIndicator == true
         else { return nil }
-        guard key.scalar != nil else {
-            throw YAMLError("a collection as a mapping key is not supported", at: key.mark ?? scanner.mark,
-                            context: flow.context, contextMark: flow.start)
-        }
+        try rejectCollectionKey(key, flow)
         let colon = scanner.mark
         scanner.advance()
         try skipSpace(flow)
@@ -76,6 +74,12 @@ extension YAMLComposer {
             return .scalar(YAMLScalar("", mark: colon))
         }
         return try flowNode(flow)
+    }
+
+    private func rejectCollectionKey(_ key: YAMLNode, _ flow: Flow) throws(YAMLError) {
+        guard key.scalar == nil else { return }
+        throw YAMLError("a collection as a mapping key is not supported", at: key.mark ?? scanner.mark,
+                        context: flow.context, contextMark: flow.start)
     }
 
     /// One node inside a flow collection.

@@ -105,11 +105,15 @@ struct YAMLComposer {
         parentIndent: Int, compact: Bool, indentlessSequence: Bool, emptyMark: YAMLMark, outer: Properties = Properties()
     ) throws(YAMLError) -> YAMLNode {
         scanner.skipBlanks()
+        let beforeProperties = scanner
         var properties = outer
         try scanProperties(&properties)
         scanner.skipComment()
         if !scanner.isAtEnd, scanner.peek() != .newline {
-            return try contentNode(parentIndent: parentIndent, outer: properties, compact: compact)
+            // Content on this line reads its own properties: before a key (`- !t key: v`) they
+            // are the key's, and the mapping starts where they do.
+            scanner = beforeProperties
+            return try contentNode(parentIndent: parentIndent, outer: outer, compact: compact)
         }
         try scanner.skipToContent()
         if !scanner.isAtEnd, !scanner.atDocumentBoundary {

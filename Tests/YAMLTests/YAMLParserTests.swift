@@ -200,3 +200,22 @@ import YAML
         #expect(failure(text)?.message.contains("expands to more than") == true)
     }
 }
+
+/// Inputs the fuzzer (FuzzYAML) found, kept as regressions.
+@Suite struct YAMLFuzzRegressionTests {
+    /// A tag before a sequence item's first key is the key's, and the mapping starts at the tag.
+    @Test func aTagBeforeTheFirstKeyOfAnItem() throws {
+        let text = "- !!str key: 1\n  other: 2\n"
+        let item = try #require(try YAMLParser.document(text)?.sequence?.items.first?.mapping)
+        #expect(item.pairs.map { $0.key.string } == ["key", "other"])
+        #expect(item.pairs.first?.key.scalar?.tag == "!!str")
+        #expect(item.tag == nil)
+        let written = YAMLEmitter.document(try #require(try YAMLParser.document(text)))
+        #expect(written == text)
+    }
+
+    @Test(arguments: ["{[]}", "{{a: 1}}", "{[a], b}"])
+    func aCollectionAsAFlowMappingKeyIsRefused(text: String) throws {
+        #expect(throws: YAMLError.self) { try YAMLParser.documents(text) }
+    }
+}
