@@ -3,7 +3,7 @@
 #   docker run --rm -p 127.0.0.1:9780:9780 sluice:local
 # Build and runtime share one Debian release, so the glibc the binary was linked against is
 # the one it runs on; --static-swift-stdlib means no Swift runtime is needed at run time, and the
-# executable links no Foundation (no ICU data): a stripped binary of about 10 MB (README).
+# executable links no Foundation (no ICU data): a stripped binary of about 30 MB (README).
 #
 # The runtime base is pinned by digest: the multi-platform image index of
 # debian:bookworm-20260918-slim (Docker Official Images, as recorded in docker-library/repo-info,
