@@ -43,9 +43,9 @@ enum ScalarWriter {
         let bytes = Array(text.utf8)
         guard let first = bytes.first, let last = bytes.last, isOneLine(text) else { return false }
         if first == .space || first == .tab || last == .space || last == .tab || last == .colon { return false }
-        if Array("-?:".utf8).contains(first) {
+        if first == .dash || first == .question || first == .colon {
             if bytes.count < 2 || bytes[1] == .space || bytes[1] == .tab { return false }
-        } else if Array(",[]{}#&*!|>'\"%@`".utf8).contains(first) {
+        } else if indicators.contains(first) {
             return false
         }
         if text.hasPrefix("---") || text.hasPrefix("...") { return false }
@@ -56,6 +56,9 @@ enum ScalarWriter {
         }
         return true
     }
+
+    /// Indicators that cannot start a plain scalar at all.
+    private static let indicators = Set(",[]{}#&*!|>'\"%@`".utf8)
 
     /// No line breaks and nothing that needs an escape but tabs.
     static func isOneLine(_ text: String) -> Bool {

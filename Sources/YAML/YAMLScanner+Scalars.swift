@@ -8,8 +8,11 @@ extension YAMLScanner {
             guard let next = peek(1) else { return false }
             return !isBlankOrEnd(1) && !(inFlow && next.isFlowIndicator)
         }
-        return !Array("\t\n ,[]{}#&*!|>'\"%@`".utf8).contains(byte)
+        return !Self.notPlainFirst.contains(byte)
     }
+
+    /// Bytes that cannot start a plain scalar: blanks, breaks and YAML's indicators.
+    private static let notPlainFirst = Set("\t\n ,[]{}#&*!|>'\"%@`".utf8)
 
     /// A plain scalar. Continuation lines must be indented at least `minIndent`; line breaks fold
     /// into a space (or one `\n` per empty line). Stops before `: `, ` #`, and in flow before
@@ -111,18 +114,11 @@ extension YAMLScanner {
         let start = mark
         advance()
         guard let code = peek() else { throw YAMLError("the text ends inside an escape sequence", at: start) }
-        let simple: [UInt8: UInt32] = [
-            UInt8(ascii: "0"): 0, UInt8(ascii: "a"): 7, UInt8(ascii: "b"): 8, UInt8(ascii: "t"): 9, .tab: 9,
-            UInt8(ascii: "n"): 10, UInt8(ascii: "v"): 11, UInt8(ascii: "f"): 12, UInt8(ascii: "r"): 13,
-            UInt8(ascii: "e"): 27, .space: 32, .doubleQuote: 34, UInt8(ascii: "/"): 47, .backslash: 92,
-            UInt8(ascii: "N"): 0x85, UInt8(ascii: "_"): 0xA0, UInt8(ascii: "L"): 0x2028, UInt8(ascii: "P"): 0x2029,
-        ]
-        let hexLength: [UInt8: Int] = [UInt8(ascii: "x"): 2, UInt8(ascii: "u"): 4, UInt8(ascii: "U"): 8]
         var value: UInt32
-        if let known = simple[code] {
+        if let known = Self.namedEscapes[code] {
             value = known
             advance()
-        } else if let length = hexLength[code] {
+        } else if let length = Self.hexEscapeLengths[code] {
             advance()
             value = 0
             for _ in 0..<length {
@@ -140,6 +136,17 @@ extension YAMLScanner {
         }
         text += Array(String(Character(scalar)).utf8)
     }
+
+    /// `\0`, `\n`, `\N`, …: the escape's letter and the character it stands for.
+    private static let namedEscapes: [UInt8: UInt32] = [
+        UInt8(ascii: "0"): 0, UInt8(ascii: "a"): 7, UInt8(ascii: "b"): 8, UInt8(ascii: "t"): 9, .tab: 9,
+        UInt8(ascii: "n"): 10, UInt8(ascii: "v"): 11, UInt8(ascii: "f"): 12, UInt8(ascii: "r"): 13,
+        UInt8(ascii: "e"): 27, .space: 32, .doubleQuote: 34, UInt8(ascii: "/"): 47, .backslash: 92,
+        UInt8(ascii: "N"): 0x85, UInt8(ascii: "_"): 0xA0, UInt8(ascii: "L"): 0x2028, UInt8(ascii: "P"): 0x2029,
+    ]
+
+    /// `\x41`, `\u00e9`, `\U0001F600`: how many hexadecimal digits follow each letter.
+    private static let hexEscapeLengths: [UInt8: Int] = [UInt8(ascii: "x"): 2, UInt8(ascii: "u"): 4, UInt8(ascii: "U"): 8]
 
     /// A block scalar, at its `|` or `>`. `parentIndent` is the indentation of the collection
     /// that holds it (-1 at the top); its lines must be indented more.
