@@ -90,12 +90,15 @@ enum ScalarWriter {
     }
 
     /// `|`, with `+` or `-` so the final line breaks read back exactly, and an indentation
-    /// indicator when the first line starts with a space.
+    /// indicator when the first line starts with a space or a tab.
     private static func literal(_ text: String, indent: Int) -> String {
         let trailingBreaks = text.reversed().prefix { $0 == "\n" }.count
         let body = text.dropLast(trailingBreaks)
         let lines = body.split(separator: "\n", omittingEmptySubsequences: false)
-        let indicator = lines.first { !$0.isEmpty }?.first == " " ? "2" : ""
+        // Without an indicator the indentation is read from the first line with content, which
+        // then must not start with a space (it would count) or a tab (refused there).
+        let first = lines.first { !$0.isEmpty }?.first
+        let indicator = first == " " || first == "\t" ? "2" : ""
         let chomping = trailingBreaks == 0 ? "-" : trailingBreaks == 1 ? "" : "+"
         var output = "|" + indicator + chomping + "\n"
         let prefix = String(repeating: " ", count: indent)

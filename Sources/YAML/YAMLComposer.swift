@@ -118,7 +118,8 @@ struct YAMLComposer {
         }
     }
 
-    /// `*name`: a copy of the node its anchor named.
+    /// `*name`: a copy of the node its anchor named, placed where the alias is (so errors about
+    /// it point at the alias, not at the anchor).
     mutating func alias() throws(YAMLError) -> YAMLNode {
         let mark = scanner.mark
         scanner.advance()
@@ -127,7 +128,7 @@ struct YAMLComposer {
             throw YAMLError("unknown anchor \"\(name)\" (an alias must come after its anchor)", at: mark)
         }
         try count(anchored.size, at: mark)
-        return anchored.node
+        return anchored.node.placed(at: mark)
     }
 
     /// Counts `nodes` new nodes, refusing documents past `maxNodes` (aliases of aliases).
@@ -164,4 +165,15 @@ struct YAMLComposer {
     }
 
     mutating func leave() { depth -= 1 }
+}
+
+extension YAMLNode {
+    /// This node with its own place changed (its children keep theirs).
+    func placed(at mark: YAMLMark) -> YAMLNode {
+        switch self {
+        case .scalar(var scalar): scalar.mark = mark; return .scalar(scalar)
+        case .mapping(var mapping): mapping.mark = mark; return .mapping(mapping)
+        case .sequence(var sequence): sequence.mark = mark; return .sequence(sequence)
+        }
+    }
 }

@@ -56,6 +56,7 @@ import YAML
         ("kept\n\n\n", "|+\n  kept\n\n\n"),
         ("  indented first\nsecond\n", "|2\n    indented first\n  second\n"),
         ("\nleading empty\n", "|\n\n  leading empty\n"),
+        ("\ttab first\n", "|2\n  \ttab first\n"),
         ("trailing space \nx\n", #""trailing space \nx\n""#),
         ("\n\n", #""\n\n""#),
     ])

@@ -219,3 +219,23 @@ import YAML
         #expect(throws: YAMLError.self) { try YAMLParser.documents(text) }
     }
 }
+
+extension YAMLFuzzRegressionTests {
+    /// An error about an alias points at the alias, not at its anchor (the fuzzer saw an error
+    /// placed before the flow mapping it was found in).
+    @Test func anAliasIsPlacedWhereItIs() throws {
+        let found: YAMLError?
+        do {
+            _ = try YAMLParser.documents("s: &base {}\nI: {*base\n")
+            found = nil
+        } catch {
+            found = error
+        }
+        let error = try #require(found)
+        #expect(error.mark == YAMLMark(line: 2, column: 5))
+        #expect(error.message == "a collection as a mapping key is not supported")
+        let root = try #require(try YAMLParser.document("a: &x 1\nb: *x\n")?.mapping)
+        #expect(root["b"]?.mark == YAMLMark(line: 2, column: 4))
+        #expect(root["b"] == root["a"])
+    }
+}
