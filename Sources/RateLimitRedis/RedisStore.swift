@@ -199,12 +199,14 @@ public final class RedisStore: Sendable {
     }
 
     private static func checked(_ reply: RESPValue) throws -> RESPValue {
-        if case .error(let message) = reply { throw RedisConnectionError.protocolError(message) }
+        if case .error(let message) = reply { throw RedisErrorReply(message: message) }
         return reply
     }
 
     /// Counts and times one Redis operation, and keeps `up` and the breaker current: a usable
-    /// answer is "ok"; an error reply or a reply outside the contract "error".
+    /// answer is "ok"; an error reply or a reply outside the contract "error". An error reply
+    /// (CROSSSLOT, WRONGTYPE, NOSCRIPT …) proves the connection works: for the breaker it is a
+    /// success, never a failure.
     private func timed<T: Sendable>(_ operation: String, _ future: EventLoopFuture<T>) -> EventLoopFuture<T> {
         let started = NIODeadline.now()
         future.whenComplete { result in
@@ -213,11 +215,11 @@ public final class RedisStore: Sendable {
             switch result {
             case .success: status = "ok"
             case .failure(RedisConnectionError.timeout): status = "timeout"
-            case .failure(RedisConnectionError.protocolError): status = "error"
+            case .failure(RedisConnectionError.protocolError), .failure(is RedisErrorReply): status = "error"
             case .failure: status = "unavailable"
             }
             self.observer?.operation(operation, status: status, seconds: seconds)
-            if status == "ok" {
+            if status == "ok" || result.isErrorReply {
                 self.breaker.withLock { $0.recordSuccess() }
                 self.setUp(true)
             }
@@ -226,6 +228,7 @@ public final class RedisStore: Sendable {
     }
 
     private func noteFailure(_ error: any Error) {
+        if error is RedisErrorReply { return }  // Redis answered: neither down nor a breaker failure
         let now = clock.now
         breaker.withLock { $0.recordFailure(now: now) }
         if case RedisConnectionError.protocolError = error { return }  // Redis answered: it is up
@@ -301,6 +304,21 @@ public final class RedisStore: Sendable {
     public func sweep() {
         let now = clock.now
         denials.withLock { cache in cache = cache.filter { now - $0.value.decidedAt < $0.value.decision.retryAfter } }
+    }
+}
+
+/// A Redis error reply (`-ERR …`, `-WRONGTYPE …`, `-CROSSSLOT …`): Redis answered, so the
+/// connection is fine; the request is answered by `on_failure`, but the breaker is not told.
+public struct RedisErrorReply: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+
+    public var description: String { "Redis replied \(message)" }
+}
+
+extension Result {
+    var isErrorReply: Bool {
+        if case .failure(let error) = self { return error is RedisErrorReply }
+        return false
     }
 }
 
