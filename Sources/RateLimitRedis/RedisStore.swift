@@ -73,10 +73,12 @@ public final class RedisStore: Sendable {
     /// - Parameters:
     ///   - group: one connection is made per event loop of `group`.
     ///   - fallback: the in-memory store used by `on_failure: local`.
+    /// - Throws: when `endpoint.tls` names a file that cannot be used.
     public init(
         endpoint: RedisEndpoint, options: RedisStoreOptions, group: any EventLoopGroup, fallback: MemoryStore,
         clock: any NanosecondClock, observer: (any BackendObserver)?, logger: Logger
-    ) {
+    ) throws(RedisTLS.Problem) {
+        let tlsContext = try endpoint.tls?.makeContext()
         self.options = options
         self.fallback = fallback
         self.clock = clock
@@ -98,7 +100,7 @@ public final class RedisStore: Sendable {
         for loop in group.makeIterator() {
             byLoop[ObjectIdentifier(loop)] = connections.count
             connections.append(RedisConnection(
-                endpoint: endpoint, eventLoop: loop, connectTimeout: options.connectTimeout,
+                endpoint: endpoint, tlsContext: tlsContext, eventLoop: loop, connectTimeout: options.connectTimeout,
                 setup: { commands },
                 onSetup: { replies in shas.learn(zip(scripts, replies[loadFrom...])) }))
         }
@@ -122,6 +124,20 @@ public final class RedisStore: Sendable {
                 .recover { error in self.noteFailure(error) }
         }
         health.withLock { $0 = task }
+    }
+
+    /// Connects and PINGs once: nil when Redis answered, else why not. For the start, where a
+    /// TLS failure with `on_failure: deny` is a configuration error rather than an outage.
+    public func firstContact() async -> RedisConnectionError? {
+        guard let connection = connections.first else { return nil }
+        do {
+            _ = try await connection.send(["PING"], timeout: options.connectTimeout).get()
+            return nil
+        } catch let error as RedisConnectionError {
+            return error
+        } catch {
+            return .unavailable("\(error)")
+        }
     }
 
     /// Stops the probe and closes every connection.
@@ -188,7 +204,7 @@ public final class RedisStore: Sendable {
         decode: @escaping @Sendable (RESPValue) throws -> BatchDecision
     ) -> EventLoopFuture<BatchDecision> {
         let timeout = options.timeout
-        let eval = { self.timed("eval", connection.send(["EVAL", script.source] + arguments, timeout: timeout).flatMapThrowing { try decode(Self.checked($0)) }) }
+        let eval: @Sendable () -> EventLoopFuture<BatchDecision> = { self.timed("eval", connection.send(["EVAL", script.source] + arguments, timeout: timeout).flatMapThrowing { try decode(Self.checked($0)) }) }
         guard let sha = shas[script] else { return eval() }
         return timed("evalsha", connection.send(["EVALSHA", sha] + arguments, timeout: timeout).flatMapThrowing { reply -> BatchDecision? in
             if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") { return nil }  // answered: EVAL follows

@@ -8,6 +8,8 @@ import Glibc
 /// The port stays the same across `kill()` + `start()`, so a restart looks like a real one.
 public final class RedisServerProcess: @unchecked Sendable {  // used from one test at a time; Process is not Sendable
     public let port: Int
+    /// The TLS port (requiring a client certificate) when started with `tls`, else nil.
+    public let tlsPort: Int?
     public let directory: TemporaryDirectory
     private var process: Process?
     private let extraArguments: [String]
@@ -19,11 +21,22 @@ public final class RedisServerProcess: @unchecked Sendable {  // used from one t
     public static var toolsRequired: Bool { ProcessInfo.processInfo.environment["SLUICE_REQUIRE_TOOLS"] == "1" }
 
     /// Starts redis-server (with `arguments` added, e.g. `--requirepass`) and waits, with a
-    /// deadline, until it answers PING.
-    public init(arguments: [String] = []) throws {
+    /// deadline, until it answers PING. With `tls`, it also listens on `tlsPort` with those
+    /// certificates and requires clients to present one signed by their CA.
+    public init(arguments: [String] = [], tls: TestCertificates? = nil) throws {
         guard Self.executable != nil else { throw Failure(description: "redis-server is not installed") }
-        extraArguments = arguments
         port = freeLoopbackPort()
+        if let tls {
+            let tlsPort = freeLoopbackPort()
+            self.tlsPort = tlsPort
+            extraArguments = arguments + [
+                "--tls-port", String(tlsPort), "--tls-cert-file", tls.serverCert, "--tls-key-file", tls.serverKey,
+                "--tls-ca-cert-file", tls.caFile, "--tls-auth-clients", "yes",
+            ]
+        } else {
+            tlsPort = nil
+            extraArguments = arguments
+        }
         directory = TemporaryDirectory()
         try start()
     }

@@ -121,6 +121,7 @@ struct Serve: AsyncParsableCommand {
             metrics.backendUp("memory").set(to: 1.0)
         case .redis(let settings):
             let store = try makeRedisStore(settings, group: group, limiter: limiter, metrics: metrics, logger: logger)
+            try await requireTLSHandshake(store, settings)
             store.start()
             readiness.setBackendProbe { store.isUsable }
             redis = store
@@ -234,6 +235,10 @@ extension Serve {
 func makeRedisStore(
     _ settings: RedisSettings, group: any EventLoopGroup, limiter: RateLimiter, metrics: SluiceMetrics, logger: Logger
 ) throws -> RedisStore {
+    if settings.sentinel != nil || settings.cluster != nil {
+        printError("sluice: invalid configuration: backend.redis: sentinel and cluster are not supported by this build yet")
+        throw ExitCode(1)
+    }
     var endpoint: RedisEndpoint
     do {
         endpoint = try RedisEndpoint(url: settings.url)
@@ -249,13 +254,31 @@ func makeRedisStore(
         }
         endpoint.password = String(line)
     }
+    if let tls = settings.tls {
+        endpoint.tls = RedisTLS(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile, serverName: tls.serverName)
+    }
     var options = RedisStoreOptions()
     options.timeout = .milliseconds(Int64(settings.timeoutMilliseconds))
     options.onFailure = settings.onFailure
     logger.info("redis backend", metadata: ["redis": "\(endpoint)", "on_failure": "\(settings.onFailure.rawValue)"])
-    return RedisStore(
-        endpoint: endpoint, options: options, group: group, fallback: limiter.store, clock: SystemClock(),
-        observer: BackendMetrics(metrics: metrics), logger: logger)
+    do {
+        return try RedisStore(
+            endpoint: endpoint, options: options, group: group, fallback: limiter.store, clock: SystemClock(),
+            observer: BackendMetrics(metrics: metrics), logger: logger)
+    } catch {
+        printError("sluice: invalid configuration: backend.redis.tls.\(error)")
+        throw ExitCode(1)
+    }
+}
+
+/// With `on_failure: deny` Redis is required, so a TLS handshake that fails (an untrusted
+/// certificate, a wrong name) is a configuration error at start, not an outage to wait out.
+func requireTLSHandshake(_ store: RedisStore, _ settings: RedisSettings) async throws {
+    guard settings.onFailure == .deny, settings.tls != nil || settings.url.hasPrefix("rediss://") else { return }
+    if case .tls(let why)? = await store.firstContact() {
+        printError("sluice: backend.redis.tls: the TLS handshake with Redis failed (on_failure is deny): \(why)")
+        throw ExitCode(1)
+    }
 }
 
 extension RedisStore: RemoteDecider {}

@@ -48,7 +48,8 @@ struct RedisLimiter {
 
     init(
         redis: RedisServerProcess, rules: [Rule], clock: any NanosecondClock, policy: FailurePolicy = .deny,
-        timeout: TimeAmount = .seconds(2), scriptClock: (any NanosecondClock)? = nil, cacheDenials: Bool = false
+        timeout: TimeAmount = .seconds(2), scriptClock: (any NanosecondClock)? = nil, cacheDenials: Bool = false,
+        endpoint: RedisEndpoint? = nil
     ) throws {
         limiter = RateLimiter(rules: try RuleSet(rules), clock: clock)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -59,8 +60,8 @@ struct RedisLimiter {
         options.scriptClock = scriptClock
         options.cacheDenials = cacheDenials
         options.breakerOpen = .milliseconds(200)
-        store = RedisStore(
-            endpoint: try RedisEndpoint(url: redis.url), options: options, group: group, fallback: limiter.store, clock: clock,
+        store = try RedisStore(
+            endpoint: try endpoint ?? RedisEndpoint(url: redis.url), options: options, group: group, fallback: limiter.store, clock: clock,
             observer: observer, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
