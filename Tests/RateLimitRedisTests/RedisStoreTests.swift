@@ -105,7 +105,7 @@ import Testing
             (try? await r.check("api", "k").allowed) == true
         }
         #expect(recovered)
-        #expect(try redis.command(["EXISTS", "sluice:{api:k}:3:100:3600000:100"]) == ":1", "the decision was made in Redis")
+        #expect(try redis.command(["EXISTS", "sluice:{k}:api:3:100:3600000:100"]) == ":1", "the decision was made in Redis")
         #expect(r.store.isUp)
         await r.shutdown()
     }
@@ -131,7 +131,7 @@ import Testing
     }
 
     /// The Redis key of `KEY` under `rule("api", .tokenBucket, 100, per: hour)`.
-    static func tokenKey(_ key: String) -> String { "sluice:{api:\(key)}:1:100:3600000:100" }
+    static func tokenKey(_ key: String) -> String { "sluice:{\(key)}:api:1:100:3600000:100" }
 
     /// A paused Redis (SIGSTOP) accepts but never answers: requests time out, the breaker opens
     /// and later requests no longer wait at all.
