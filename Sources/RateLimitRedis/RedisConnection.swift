@@ -191,6 +191,14 @@ final class RedisConnection: Sendable {
         }
     }
 
+    /// Closes the current channel, failing what waits on it; the next command connects again
+    /// at once (Sentinel named a new master, or this one turned replica).
+    func drop() {
+        eventLoop.execute {
+            if case .ready(let channel) = self.state.value { channel.close(promise: nil) }
+        }
+    }
+
     /// Closes the connection (shutdown).
     func close() -> EventLoopFuture<Void> {
         eventLoop.flatSubmit {

@@ -1,7 +1,7 @@
 /// Where Redis is and how to log in, parsed from `redis://[user:password@]host[:port][/db]`,
 /// `rediss://…` (TLS) or `unix:///path[?db=N]`. The password is never part of `description`.
 public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
-    public enum Address: Sendable, Equatable {
+    public enum Address: Sendable, Hashable {
         case tcp(host: String, port: Int)
         case unix(path: String)
     }
@@ -12,6 +12,8 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var database: Int
     /// TLS settings; nil for plaintext.
     public var tls: RedisTLS?
+    /// One server (`address`), or a Cluster found from seed nodes.
+    public var topology: RedisTopology = .single
 
     public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
         public var description: String
@@ -113,6 +115,14 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
+}
+
+/// How the Redis servers are arranged.
+public enum RedisTopology: Sendable, Equatable {
+    /// One server at the endpoint's address (or a proxy in front of several).
+    case single
+    /// A Redis Cluster; the rest of it is learnt from these nodes (`CLUSTER SLOTS`).
+    case cluster(seeds: [RedisEndpoint.Address])
 }
 
 extension String {

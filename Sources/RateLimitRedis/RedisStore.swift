@@ -53,8 +53,10 @@ public final class RedisStore: Sendable {
     let clock: any NanosecondClock
     let observer: (any BackendObserver)?
     let logger: Logger
-    private let connections: [RedisConnection]
-    private let byLoop: [ObjectIdentifier: Int]
+    private let route: any RedisRoute
+    /// True on Cluster, where a batch over several slots is split by slot (`decideAcrossSlots`).
+    private let splitsBySlot: Bool
+    private let healthLoop: any EventLoop
     private let breaker: Mutex<CircuitBreaker>
     private let shas = ScriptSHAs()
     private let denials = Mutex<[ExactKey: CachedDenial]>([:])
@@ -95,17 +97,24 @@ public final class RedisStore: Sendable {
         let loadFrom = setup.count
         setup += scripts.map { ["SCRIPT", "LOAD", $0.source] }
         let commands = setup
-        var connections: [RedisConnection] = []
-        var byLoop: [ObjectIdentifier: Int] = [:]
-        for loop in group.makeIterator() {
-            byLoop[ObjectIdentifier(loop)] = connections.count
-            connections.append(RedisConnection(
-                endpoint: endpoint, tlsContext: tlsContext, eventLoop: loop, connectTimeout: options.connectTimeout,
+        let connectTimeout = options.connectTimeout
+        let connect: ConnectionFactory = { address, loop in
+            var node = endpoint
+            node.address = address
+            return RedisConnection(
+                endpoint: node, tlsContext: tlsContext, eventLoop: loop, connectTimeout: connectTimeout,
                 setup: { commands },
-                onSetup: { replies in shas.learn(zip(scripts, replies[loadFrom...])) }))
+                onSetup: { replies in shas.learn(zip(scripts, replies[loadFrom...])) })
         }
-        self.connections = connections
-        self.byLoop = byLoop
+        switch endpoint.topology {
+        case .single:
+            route = SingleNodeRoute(group: group) { loop in connect(endpoint.address, loop) }
+            splitsBySlot = false
+        case .cluster(let seeds):
+            route = ClusterRoute(seeds: seeds.isEmpty ? [endpoint.address] : seeds, refreshTimeout: connectTimeout, connect: connect)
+            splitsBySlot = true
+        }
+        healthLoop = group.next()
     }
 
     /// True while Redis answers (the last call or health probe succeeded).
@@ -117,9 +126,11 @@ public final class RedisStore: Sendable {
 
     /// Starts the background health probe (PING every `healthInterval`).
     public func start() {
-        guard let connection = connections.first else { return }
-        let task = connection.eventLoop.scheduleRepeatedAsyncTask(initialDelay: .zero, delay: options.healthInterval) { _ in
-            self.timed("ping", connection.send(["PING"], timeout: max(self.options.timeout, .milliseconds(250))).flatMapThrowing(Self.checked))
+        let route = self.route
+        let loop = healthLoop
+        let task = loop.scheduleRepeatedAsyncTask(initialDelay: .zero, delay: options.healthInterval) { _ in
+            let ping = route.send(["PING"], key: nil, timeout: max(self.options.timeout, .milliseconds(250)), on: loop)
+            return self.timed("ping", ping.flatMapThrowing(Self.checked))
                 .map { _ in () }
                 .recover { error in self.noteFailure(error) }
         }
@@ -129,9 +140,8 @@ public final class RedisStore: Sendable {
     /// Connects and PINGs once: nil when Redis answered, else why not. For the start, where a
     /// TLS failure with `on_failure: deny` is a configuration error rather than an outage.
     public func firstContact() async -> RedisConnectionError? {
-        guard let connection = connections.first else { return nil }
         do {
-            _ = try await connection.send(["PING"], timeout: options.connectTimeout).get()
+            _ = try await route.send(["PING"], key: nil, timeout: options.connectTimeout, on: healthLoop).get()
             return nil
         } catch let error as RedisConnectionError {
             return error
@@ -143,11 +153,7 @@ public final class RedisStore: Sendable {
     /// Stops the probe and closes every connection.
     public func shutdown() async {
         health.withLock { $0?.cancel(); $0 = nil }
-        for connection in connections { try? await connection.close().get() }
-    }
-
-    private func connection(for eventLoop: any EventLoop) -> RedisConnection {
-        connections[byLoop[ObjectIdentifier(eventLoop)] ?? 0]
+        await route.close()
     }
 
     // MARK: deciding
@@ -165,11 +171,8 @@ public final class RedisStore: Sendable {
         guard breaker.withLock({ $0.allow(now: now) }) else {
             return eventLoop.makeCompletedFuture(policy(items.map(\.1), commit: commit, reason: "circuit breaker open"))
         }
-        let script: Script = items.count == 1 ? Script(items[0].1.limits.algorithm) : .batch
-        let arguments = self.arguments(items, commit: commit)
-        let connection = self.connection(for: eventLoop)
-        let stored = items.map(\.1)
-        return evaluate(script, arguments, on: connection) { reply in try Self.decode(reply, items: stored, batch: script == .batch) }
+        let decided = splitsBySlot ? decideBySlot(items, commit: commit, on: eventLoop) : decideAtOnce(items, commit: commit, on: eventLoop)
+        return decided
             .flatMapErrorThrowing { error in
                 self.noteFailure(error)
                 return try self.policy(items.map(\.1), commit: commit, reason: "\(error)").get()
@@ -181,13 +184,23 @@ public final class RedisStore: Sendable {
             .hop(to: eventLoop)
     }
 
+    /// One script call over `items` (all on one slot, or on a server without slots).
+    func decideAtOnce(_ items: [(String, StoreItem)], commit: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<BatchDecision> {
+        let script: Script = items.count == 1 ? Script(items[0].1.limits.algorithm) : .batch
+        let arguments = self.arguments(items, commit: commit)
+        let stored = items.map(\.1)
+        return evaluate(script, arguments, key: arguments[1], on: eventLoop) { reply in
+            try Self.decode(reply, items: stored, batch: script == .batch)
+        }
+    }
+
     /// Forgets one key's state in Redis (and in the local fallback).
     public func reset(_ check: PreparedCheck, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         guard let item = check.item else { return eventLoop.makeSucceededVoidFuture() }
         let key = redisKey(rule: check.rule, item)
         _ = denials.withLock { $0.removeValue(forKey: ExactKey(key)) }
         fallback.reset(slot: item.slot, key: item.key)
-        return timed("del", connection(for: eventLoop).send(["DEL", key], timeout: options.timeout).flatMapThrowing(Self.checked))
+        return timed("del", route.send(["DEL", key], key: key, timeout: options.timeout, on: eventLoop).flatMapThrowing(Self.checked))
             .map { _ in () }
             .flatMapErrorThrowing { error in
                 self.noteFailure(error)
@@ -200,17 +213,21 @@ public final class RedisStore: Sendable {
     /// runs inside the timing, so a reply outside the scripts' contract counts as an error, not
     /// as a success that closes the circuit breaker (red team 2, F1).
     private func evaluate(
-        _ script: Script, _ arguments: [String], on connection: RedisConnection,
+        _ script: Script, _ arguments: [String], key: String, on eventLoop: any EventLoop,
         decode: @escaping @Sendable (RESPValue) throws -> BatchDecision
     ) -> EventLoopFuture<BatchDecision> {
-        let timeout = options.timeout
-        let eval: @Sendable () -> EventLoopFuture<BatchDecision> = { self.timed("eval", connection.send(["EVAL", script.source] + arguments, timeout: timeout).flatMapThrowing { try decode(Self.checked($0)) }) }
+        let (timeout, route) = (options.timeout, self.route)
+        let eval: @Sendable () -> EventLoopFuture<BatchDecision> = {
+            let reply = route.send(["EVAL", script.source] + arguments, key: key, timeout: timeout, on: eventLoop)
+            return self.timed("eval", reply.flatMapThrowing { try decode(Self.checked($0)) })
+        }
         guard let sha = shas[script] else { return eval() }
-        return timed("evalsha", connection.send(["EVALSHA", sha] + arguments, timeout: timeout).flatMapThrowing { reply -> BatchDecision? in
+        let reply = route.send(["EVALSHA", sha] + arguments, key: key, timeout: timeout, on: eventLoop)
+        return timed("evalsha", reply.flatMapThrowing { reply -> BatchDecision? in
             if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") { return nil }  // answered: EVAL follows
             return try decode(Self.checked(reply))
         }).flatMap { decided in
-            decided.map { connection.eventLoop.makeSucceededFuture($0) } ?? eval()
+            decided.map { eventLoop.makeSucceededFuture($0) } ?? eval()
         }
     }
 

@@ -23,9 +23,9 @@ public final class RedisServerProcess: @unchecked Sendable {  // used from one t
     /// Starts redis-server (with `arguments` added, e.g. `--requirepass`) and waits, with a
     /// deadline, until it answers PING. With `tls`, it also listens on `tlsPort` with those
     /// certificates and requires clients to present one signed by their CA.
-    public init(arguments: [String] = [], tls: TestCertificates? = nil) throws {
+    public init(arguments: [String] = [], tls: TestCertificates? = nil, port: Int? = nil) throws {
         guard Self.executable != nil else { throw Failure(description: "redis-server is not installed") }
-        port = freeLoopbackPort()
+        self.port = port ?? freeLoopbackPort()
         if let tls {
             let tlsPort = freeLoopbackPort()
             self.tlsPort = tlsPort

@@ -235,8 +235,8 @@ extension Serve {
 func makeRedisStore(
     _ settings: RedisSettings, group: any EventLoopGroup, limiter: RateLimiter, metrics: SluiceMetrics, logger: Logger
 ) throws -> RedisStore {
-    if settings.sentinel != nil || settings.cluster != nil {
-        printError("sluice: invalid configuration: backend.redis: sentinel and cluster are not supported by this build yet")
+    if settings.sentinel != nil {
+        printError("sluice: invalid configuration: backend.redis.sentinel: not supported by this build yet")
         throw ExitCode(1)
     }
     var endpoint: RedisEndpoint
@@ -253,6 +253,13 @@ func makeRedisStore(
             throw ExitCode(1)
         }
         endpoint.password = String(line)
+    }
+    if let cluster = settings.cluster {
+        guard endpoint.database == 0 else {
+            printError("sluice: invalid configuration: backend.redis.url: a Redis Cluster has only database 0")
+            throw ExitCode(1)
+        }
+        endpoint.topology = .cluster(seeds: cluster.addresses.map { .tcp(host: $0.host, port: $0.port) })
     }
     if let tls = settings.tls {
         endpoint.tls = RedisTLS(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile, serverName: tls.serverName)

@@ -16,12 +16,21 @@ struct RedisBackendTests {
         """
     }
 
-    @Test func twoSidecarsShareOneLimitThroughRedis() throws {
-        let redis = try RedisServerProcess()
-        defer { redis.stop() }
-        let a = try SluiceProcess(config: Self.config(redis, onFailure: "deny"))
+    /// On one Redis, and on a three-master Cluster (where the batch below spans two slots).
+    @Test(arguments: [false, true])
+    func twoSidecarsShareOneLimitThroughRedis(cluster: Bool) throws {
+        if cluster, RedisClusterProcess.cli == nil, !RedisServerProcess.toolsRequired { return }
+        let servers = cluster ? try RedisClusterProcess() : nil
+        let redis = try servers?.nodes[0] ?? RedisServerProcess()
+        defer { servers?.stop() ?? redis.stop() }
+        var config = Self.config(redis, onFailure: "deny")
+        if let servers {
+            let seeds = servers.addresses.map { "\"\($0)\"" }.joined(separator: ", ")
+            config = config.replacingOccurrences(of: "url: \"\(redis.url)\"", with: "cluster: { addresses: [\(seeds)] }")
+        }
+        let a = try SluiceProcess(config: config)
         defer { a.stop() }
-        let b = try SluiceProcess(config: Self.config(redis, onFailure: "deny"))
+        let b = try SluiceProcess(config: config)
         defer { b.stop() }
         var statuses: [Int] = []
         for i in 0..<6 {
