@@ -19,7 +19,8 @@ final class RedisConnection: Sendable {
     private let tlsContext: NIOSSLContext?
     private let connectTimeout: TimeAmount
     private let setup: @Sendable () -> [[String]]
-    private let onSetup: @Sendable ([RESPValue]) -> Void
+    private let onSetup: @Sendable ([RESPValue]) throws -> Void
+    private let resolve: (@Sendable (any EventLoop) -> EventLoopFuture<RedisEndpoint.Address>)?
     private let state: NIOLoopBoundBox<State>
     /// A flush is scheduled for the end of this event-loop tick (commands written meanwhile
     /// share one write syscall).
@@ -32,11 +33,14 @@ final class RedisConnection: Sendable {
     /// - Parameters:
     ///   - tlsContext: made once from `endpoint.tls` and shared by every connection.
     ///   - setup: the commands to send first on every new connection.
-    ///   - onSetup: receives their replies (none of which is an error).
+    ///   - onSetup: receives their replies (none of which is an error); throwing refuses the connection.
+    ///   - resolve: where to connect, asked before every attempt (Sentinel); else `endpoint.address`.
     init(
         endpoint: RedisEndpoint, tlsContext: NIOSSLContext?, eventLoop: any EventLoop, connectTimeout: TimeAmount,
-        setup: @escaping @Sendable () -> [[String]], onSetup: @escaping @Sendable ([RESPValue]) -> Void
+        setup: @escaping @Sendable () -> [[String]], onSetup: @escaping @Sendable ([RESPValue]) throws -> Void,
+        resolve: (@Sendable (any EventLoop) -> EventLoopFuture<RedisEndpoint.Address>)? = nil
     ) {
+        self.resolve = resolve
         self.endpoint = endpoint
         self.tlsContext = tlsContext
         self.eventLoop = eventLoop
@@ -138,8 +142,13 @@ final class RedisConnection: Sendable {
     }
 
     private func connect() -> EventLoopFuture<any Channel> {
+        guard let resolve else { return connect(to: endpoint.address) }
+        return resolve(eventLoop).flatMap { address in self.connect(to: address) }
+    }
+
+    private func connect(to address: RedisEndpoint.Address) -> EventLoopFuture<any Channel> {
         var tls: (NIOSSLContext, String?)?
-        if let tlsContext, let settings = endpoint.tls, case .tcp(let host, _) = endpoint.address {
+        if let tlsContext, let settings = endpoint.tls, case .tcp(let host, _) = address {
             tls = (tlsContext, settings.hostname(for: host))
         }
         let bootstrap = ClientBootstrap(group: eventLoop)
@@ -153,7 +162,7 @@ final class RedisConnection: Sendable {
                 }
             }
         let connected: EventLoopFuture<any Channel>
-        switch endpoint.address {
+        switch address {
         case .tcp(let host, let port):
             connected = bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(host: host, port: port)
         case .unix(let path):
@@ -181,7 +190,7 @@ final class RedisConnection: Sendable {
                         throw RedisConnectionError.unavailable("\(arguments.first ?? "setup") failed: \(message)")
                     }
                 }
-                onSetup(values)
+                try onSetup(values)
                 return channel
             }.flatMapErrorThrowing { error in
                 timer.cancel()

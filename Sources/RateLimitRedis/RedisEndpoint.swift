@@ -12,7 +12,7 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var database: Int
     /// TLS settings; nil for plaintext.
     public var tls: RedisTLS?
-    /// One server (`address`), or a Cluster found from seed nodes.
+    /// One server (`address`), a Cluster found from seed nodes, or Sentinel's master.
     public var topology: RedisTopology = .single
 
     public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -123,6 +123,8 @@ public enum RedisTopology: Sendable, Equatable {
     case single
     /// A Redis Cluster; the rest of it is learnt from these nodes (`CLUSTER SLOTS`).
     case cluster(seeds: [RedisEndpoint.Address])
+    /// The master that these sentinels name `master` (they may need their own `password`).
+    case sentinel(master: String, sentinels: [RedisEndpoint.Address], password: String?)
 }
 
 extension String {

@@ -5,7 +5,13 @@ import NIOCore
 protocol RedisRoute: Sendable {
     /// Sends one command about `key` (nil: any node will do), answered within `timeout`.
     func send(_ arguments: [String], key: String?, timeout: TimeAmount, on eventLoop: any EventLoop) -> EventLoopFuture<RESPValue>
+    /// Starts whatever the route watches in the background (Sentinel: the master's address).
+    func watch(on eventLoop: any EventLoop)
     func close() async
+}
+
+extension RedisRoute {
+    func watch(on eventLoop: any EventLoop) {}
 }
 
 /// Makes one connection to `address` on `eventLoop`, with the store's login and setup commands.

@@ -93,6 +93,14 @@ public final class RedisStore: Sendable {
             setup.append(endpoint.username.map { ["AUTH", $0, password] } ?? ["AUTH", password])
         }
         if endpoint.database != 0 { setup.append(["SELECT", String(endpoint.database)]) }
+        // Behind Sentinel, a server that is not (or no longer) the master is refused: writes
+        // never go to a replica, even one that Sentinel has not yet reported as demoted.
+        let sentinel = SentinelResolver(endpoint, timeout: options.connectTimeout, tlsContext: tlsContext)
+        let roleAt: Int? = sentinel == nil ? nil : setup.count
+        if roleAt != nil { setup.append(["ROLE"]) }
+        var resolve: (@Sendable (any EventLoop) -> EventLoopFuture<RedisEndpoint.Address>)?
+        if let sentinel { resolve = { loop in sentinel.master(on: loop) } }
+        let resolveMaster = resolve
         let scripts = Script.allCases
         let loadFrom = setup.count
         setup += scripts.map { ["SCRIPT", "LOAD", $0.source] }
@@ -104,7 +112,11 @@ public final class RedisStore: Sendable {
             return RedisConnection(
                 endpoint: node, tlsContext: tlsContext, eventLoop: loop, connectTimeout: connectTimeout,
                 setup: { commands },
-                onSetup: { replies in shas.learn(zip(scripts, replies[loadFrom...])) })
+                onSetup: { (replies: [RESPValue]) throws in
+                    if let roleAt { try SentinelResolver.requireMaster(replies[roleAt]) }
+                    shas.learn(zip(scripts, replies[loadFrom...]))
+                },
+                resolve: resolveMaster)
         }
         switch endpoint.topology {
         case .single:
@@ -113,6 +125,10 @@ public final class RedisStore: Sendable {
         case .cluster(let seeds):
             route = ClusterRoute(seeds: seeds.isEmpty ? [endpoint.address] : seeds, refreshTimeout: connectTimeout, connect: connect)
             splitsBySlot = true
+        case .sentinel:
+            let inner = SingleNodeRoute(group: group) { loop in connect(endpoint.address, loop) }
+            route = sentinel.map { SentinelRoute(inner: inner, resolver: $0, interval: options.healthInterval) } ?? inner
+            splitsBySlot = false
         }
         healthLoop = group.next()
     }
@@ -135,6 +151,7 @@ public final class RedisStore: Sendable {
                 .recover { error in self.noteFailure(error) }
         }
         health.withLock { $0 = task }
+        route.watch(on: loop)
     }
 
     /// Connects and PINGs once: nil when Redis answered, else why not. For the start, where a

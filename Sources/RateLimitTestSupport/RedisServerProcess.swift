@@ -13,6 +13,7 @@ public final class RedisServerProcess: @unchecked Sendable {  // used from one t
     public let directory: TemporaryDirectory
     private var process: Process?
     private let extraArguments: [String]
+    private let leadingArguments: [String]
 
     /// `redis-server` on PATH, or nil (then the test is skipped, or fails under SLUICE_REQUIRE_TOOLS=1).
     public static var executable: String? { which("redis-server") }
@@ -23,9 +24,11 @@ public final class RedisServerProcess: @unchecked Sendable {  // used from one t
     /// Starts redis-server (with `arguments` added, e.g. `--requirepass`) and waits, with a
     /// deadline, until it answers PING. With `tls`, it also listens on `tlsPort` with those
     /// certificates and requires clients to present one signed by their CA.
-    public init(arguments: [String] = [], tls: TestCertificates? = nil, port: Int? = nil) throws {
+    /// `leadingArguments` go first (a config file, as `redis-server FILE --sentinel` needs).
+    public init(arguments: [String] = [], tls: TestCertificates? = nil, port: Int? = nil, leadingArguments: [String] = []) throws {
         guard Self.executable != nil else { throw Failure(description: "redis-server is not installed") }
         self.port = port ?? freeLoopbackPort()
+        self.leadingArguments = leadingArguments
         if let tls {
             let tlsPort = freeLoopbackPort()
             self.tlsPort = tlsPort
@@ -50,7 +53,7 @@ public final class RedisServerProcess: @unchecked Sendable {  // used from one t
         guard let executable = Self.executable else { throw Failure(description: "redis-server is not installed") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [
+        process.arguments = leadingArguments + [
             "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", directory.path, "--logfile", directory.file("redis.log"),
         ] + extraArguments

@@ -235,10 +235,6 @@ extension Serve {
 func makeRedisStore(
     _ settings: RedisSettings, group: any EventLoopGroup, limiter: RateLimiter, metrics: SluiceMetrics, logger: Logger
 ) throws -> RedisStore {
-    if settings.sentinel != nil {
-        printError("sluice: invalid configuration: backend.redis.sentinel: not supported by this build yet")
-        throw ExitCode(1)
-    }
     var endpoint: RedisEndpoint
     do {
         endpoint = try RedisEndpoint(url: settings.url)
@@ -247,12 +243,14 @@ func makeRedisStore(
         throw ExitCode(1)
     }
     if let file = settings.passwordFile {
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8),
-              let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty else {
-            printError("sluice: invalid configuration: backend.redis.password_file: cannot read a password from \(file)")
-            throw ExitCode(1)
+        endpoint.password = try readPassword(file, field: "backend.redis.password_file")
+    }
+    if let sentinel = settings.sentinel {
+        let password = try sentinel.passwordFile.map { file in
+            try readPassword(file, field: "backend.redis.sentinel.password_file")
         }
-        endpoint.password = String(line)
+        endpoint.topology = .sentinel(
+            master: sentinel.master, sentinels: sentinel.addresses.map { .tcp(host: $0.host, port: $0.port) }, password: password)
     }
     if let cluster = settings.cluster {
         guard endpoint.database == 0 else {
@@ -276,6 +274,16 @@ func makeRedisStore(
         printError("sluice: invalid configuration: backend.redis.tls.\(error)")
         throw ExitCode(1)
     }
+}
+
+/// The first line of `file`; exits 1 naming `field` when there is none.
+func readPassword(_ file: String, field: String) throws -> String {
+    guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+          let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty else {
+        printError("sluice: invalid configuration: \(field): cannot read a password from \(file)")
+        throw ExitCode(1)
+    }
+    return String(line)
 }
 
 /// With `on_failure: deny` Redis is required, so a TLS handshake that fails (an untrusted

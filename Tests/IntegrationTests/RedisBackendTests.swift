@@ -16,17 +16,22 @@ struct RedisBackendTests {
         """
     }
 
-    /// On one Redis, and on a three-master Cluster (where the batch below spans two slots).
-    @Test(arguments: [false, true])
-    func twoSidecarsShareOneLimitThroughRedis(cluster: Bool) throws {
-        if cluster, RedisClusterProcess.cli == nil, !RedisServerProcess.toolsRequired { return }
-        let servers = cluster ? try RedisClusterProcess() : nil
-        let redis = try servers?.nodes[0] ?? RedisServerProcess()
-        defer { servers?.stop() ?? redis.stop() }
+    /// On one Redis, on a three-master Cluster (where the batch below spans two slots), and on
+    /// a master found through three sentinels.
+    @Test(arguments: ["single", "cluster", "sentinel"])
+    func twoSidecarsShareOneLimitThroughRedis(topology: String) throws {
+        if topology != "single", RedisClusterProcess.cli == nil, !RedisServerProcess.toolsRequired { return }
+        let cluster = topology == "cluster" ? try RedisClusterProcess() : nil
+        let sentinels = topology == "sentinel" ? try RedisSentinelGroup() : nil
+        let redis = try cluster?.nodes[0] ?? sentinels?.servers[0] ?? RedisServerProcess()
+        defer { cluster?.stop() ?? sentinels?.stop() ?? redis.stop() }
+        func quoted(_ addresses: [String]) -> String { addresses.map { "\"\($0)\"" }.joined(separator: ", ") }
+        let url = "url: \"\(redis.url)\""
         var config = Self.config(redis, onFailure: "deny")
-        if let servers {
-            let seeds = servers.addresses.map { "\"\($0)\"" }.joined(separator: ", ")
-            config = config.replacingOccurrences(of: "url: \"\(redis.url)\"", with: "cluster: { addresses: [\(seeds)] }")
+        if let cluster { config = config.replacingOccurrences(of: url, with: "cluster: { addresses: [\(quoted(cluster.addresses))] }") }
+        if let sentinels {
+            let section = "sentinel: { master: \(RedisSentinelGroup.masterName), addresses: [\(quoted(sentinels.addresses))] }"
+            config = config.replacingOccurrences(of: url, with: section)
         }
         let a = try SluiceProcess(config: config)
         defer { a.stop() }
