@@ -87,49 +87,8 @@ public final class RedisStore: Sendable {
         self.observer = observer
         self.logger = logger
         self.breaker = Mutex(CircuitBreaker(failureThreshold: options.breakerThreshold, openDuration: options.breakerOpen.nanoseconds))
-        let shas = self.shas
-        var setup: [[String]] = []
-        if let password = endpoint.password {
-            setup.append(endpoint.username.map { ["AUTH", $0, password] } ?? ["AUTH", password])
-        }
-        if endpoint.database != 0 { setup.append(["SELECT", String(endpoint.database)]) }
-        // Behind Sentinel, a server that is not (or no longer) the master is refused: writes
-        // never go to a replica, even one that Sentinel has not yet reported as demoted.
-        let sentinel = SentinelResolver(endpoint, timeout: options.connectTimeout, tlsContext: tlsContext)
-        let roleAt: Int? = sentinel == nil ? nil : setup.count
-        if roleAt != nil { setup.append(["ROLE"]) }
-        var resolve: (@Sendable (any EventLoop) -> EventLoopFuture<RedisEndpoint.Address>)?
-        if let sentinel { resolve = { loop in sentinel.master(on: loop) } }
-        let resolveMaster = resolve
-        let scripts = Script.allCases
-        let loadFrom = setup.count
-        setup += scripts.map { ["SCRIPT", "LOAD", $0.source] }
-        let commands = setup
-        let connectTimeout = options.connectTimeout
-        let connect: ConnectionFactory = { address, loop in
-            var node = endpoint
-            node.address = address
-            return RedisConnection(
-                endpoint: node, tlsContext: tlsContext, eventLoop: loop, connectTimeout: connectTimeout,
-                setup: { commands },
-                onSetup: { (replies: [RESPValue]) throws in
-                    if let roleAt { try SentinelResolver.requireMaster(replies[roleAt]) }
-                    shas.learn(zip(scripts, replies[loadFrom...]))
-                },
-                resolve: resolveMaster)
-        }
-        switch endpoint.topology {
-        case .single:
-            route = SingleNodeRoute(group: group) { loop in connect(endpoint.address, loop) }
-            splitsBySlot = false
-        case .cluster(let seeds):
-            route = ClusterRoute(seeds: seeds.isEmpty ? [endpoint.address] : seeds, refreshTimeout: connectTimeout, connect: connect)
-            splitsBySlot = true
-        case .sentinel:
-            let inner = SingleNodeRoute(group: group) { loop in connect(endpoint.address, loop) }
-            route = sentinel.map { SentinelRoute(inner: inner, resolver: $0, interval: options.healthInterval) } ?? inner
-            splitsBySlot = false
-        }
+        (route, splitsBySlot) = Self.route(
+            to: endpoint, tlsContext: tlsContext, group: group, options: options, shas: shas)
         healthLoop = group.next()
     }
 
@@ -354,35 +313,5 @@ public final class RedisStore: Sendable {
     public func sweep() {
         let now = clock.now
         denials.withLock { cache in cache = cache.filter { now - $0.value.decidedAt < $0.value.decision.retryAfter } }
-    }
-}
-
-/// A Redis error reply (`-ERR …`, `-WRONGTYPE …`, `-CROSSSLOT …`): Redis answered, so the
-/// connection is fine; the request is answered by `on_failure`, but the breaker is not told.
-public struct RedisErrorReply: Error, Sendable, Equatable, CustomStringConvertible {
-    public var message: String
-
-    public var description: String { "Redis replied \(message)" }
-}
-
-extension Result {
-    var isErrorReply: Bool {
-        if case .failure(let error) = self { return error is RedisErrorReply }
-        return false
-    }
-}
-
-/// The SHA1 of each script, as `SCRIPT LOAD` reported it (the same on every connection).
-final class ScriptSHAs: Sendable {
-    private let known = Mutex<[Script: String]>([:])
-
-    subscript(script: Script) -> String? { known.withLock { $0[script] } }
-
-    func learn(_ replies: some Sequence<(Script, RESPValue)>) {
-        known.withLock { known in
-            for (script, reply) in replies {
-                if case .bulkString(let sha?) = reply { known[script] = String(buffer: sha) }
-            }
-        }
     }
 }
