@@ -7,6 +7,8 @@ import Synchronization
 final class SentinelResolver: Sendable {
     let masterName: String
     private let sentinels: [RedisEndpoint.Address]
+    private let password: String?
+    private let tls: (NIOSSLContext, RedisTLS)?
     private let timeout: TimeAmount
     private let connect: @Sendable (RedisEndpoint.Address, any EventLoop) -> RedisConnection
     private let connections = Mutex<[RedisEndpoint.Address: RedisConnection]>([:])
@@ -25,6 +27,8 @@ final class SentinelResolver: Sendable {
     ) {
         masterName = master
         self.sentinels = sentinels
+        self.password = password
+        self.tls = tlsContext.flatMap { context in endpoint.tls.map { (context, $0) } }
         self.timeout = timeout
         let setup: [[String]] = password.map { [["AUTH", $0]] } ?? []
         connect = { address, loop in
@@ -37,6 +41,19 @@ final class SentinelResolver: Sendable {
 
     /// The master's address as last reported (nil before the first answer).
     var current: RedisEndpoint.Address? { known.withLock { $0 } }
+
+    /// A `+switch-master` subscription that records the new master and calls `onSwitch`.
+    func subscription(on eventLoop: any EventLoop, onSwitch: @escaping @Sendable () -> Void) -> SentinelSubscription {
+        SentinelSubscription(
+            sentinels: sentinels, master: masterName, password: password, tls: tls, retry: .seconds(1), eventLoop: eventLoop
+        ) { address in
+            let changed = self.known.withLock { known in
+                defer { known = address }
+                return known != address
+            }
+            if changed { onSwitch() }
+        }
+    }
 
     /// Asks the sentinels now; the first that names the master wins.
     func master(on eventLoop: any EventLoop) -> EventLoopFuture<RedisEndpoint.Address> {
@@ -87,15 +104,17 @@ final class SentinelResolver: Sendable {
 }
 
 /// The master behind Sentinel: one server whose address is asked of the sentinels on every
-/// (re)connection, checked with `ROLE` on connecting, and watched: every `interval` the
-/// sentinels are asked again, and when they name another master (after `+switch-master`)
-/// every connection is dropped and reopened there. A `READONLY` reply (the master turned
-/// replica before the sentinels said so) drops the connections at once.
+/// (re)connection, checked with `ROLE` on connecting, and watched: a `+switch-master`
+/// subscription, and every `interval` the sentinels asked again (the safety net while the
+/// subscription is down); when they name another master, every connection is dropped and
+/// reopened there. A `READONLY` reply (the master turned replica before the sentinels said
+/// so) drops the connections at once.
 final class SentinelRoute: RedisRoute {
     private let inner: SingleNodeRoute
     private let resolver: SentinelResolver
     private let interval: TimeAmount
     private let task = Mutex<RepeatedTask?>(nil)
+    private let subscription = Mutex<SentinelSubscription?>(nil)
 
     init(inner: SingleNodeRoute, resolver: SentinelResolver, interval: TimeAmount) {
         self.inner = inner
@@ -120,10 +139,14 @@ final class SentinelRoute: RedisRoute {
             }.recover { _ in }
         }
         task.withLock { $0 = repeated }
+        let subscribed = resolver.subscription(on: eventLoop) { inner.reconnect() }
+        subscription.withLock { $0 = subscribed }
+        subscribed.start()
     }
 
     func close() async {
         task.withLock { $0?.cancel(); $0 = nil }
+        if let subscribed = subscription.withLock({ $0 }) { await subscribed.close() }
         await inner.close()
         await resolver.close()
     }

@@ -41,12 +41,6 @@ public final class RedisSentinelGroup: @unchecked Sendable {  // used from one t
         return reply.stdout.split(separator: "\n").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
     }
 
-    /// `ROLE`'s first word for the server on `port` ("master" or "slave").
-    public func role(_ server: RedisServerProcess) throws -> String {
-        let reply = try runCommand(try cli(), ["-p", String(server.port), "ROLE"])
-        return reply.stdout.split(separator: "\n").first.map(String.init) ?? ""
-    }
-
     /// `SENTINEL FAILOVER`: the sentinels promote the replica without waiting for a failure.
     public func failover() throws {
         let reply = try runCommand(try cli(), ["-p", String(sentinels[0].port), "SENTINEL", "FAILOVER", Self.masterName])
