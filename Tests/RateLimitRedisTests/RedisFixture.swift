@@ -49,13 +49,13 @@ struct RedisLimiter {
     init(
         redis: RedisServerProcess, rules: [Rule], clock: any NanosecondClock, policy: FailurePolicy = .deny,
         timeout: TimeAmount = .seconds(2), scriptClock: (any NanosecondClock)? = nil, cacheDenials: Bool = false,
-        endpoint: RedisEndpoint? = nil
+        endpoint: RedisEndpoint? = nil, connectTimeout: TimeAmount = .milliseconds(500)
     ) throws {
         limiter = RateLimiter(rules: try RuleSet(rules), clock: clock)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var options = RedisStoreOptions()
         options.timeout = timeout
-        options.connectTimeout = .milliseconds(500)
+        options.connectTimeout = connectTimeout
         options.onFailure = policy
         options.scriptClock = scriptClock
         options.cacheDenials = cacheDenials

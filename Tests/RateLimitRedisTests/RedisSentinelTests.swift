@@ -14,9 +14,11 @@ import Testing
         var endpoint = RedisEndpoint(address: .tcp(host: "127.0.0.1", port: group.sentinels[0].port))
         endpoint.topology = .sentinel(
             master: RedisSentinelGroup.masterName, sentinels: group.sentinels.map { .tcp(host: "127.0.0.1", port: $0.port) }, password: nil)
+        // Connecting asks a sentinel, then logs in and loads five scripts: under a busy test run
+        // that can take longer than the fixture's 500 ms, and backoff would then stretch the wait.
         return try RedisLimiter(
             redis: group.servers[0], rules: [rule("api", .tokenBucket, 1_000_000, per: hour)], clock: ManualClock(now: 0), policy: .local,
-            timeout: timeout, endpoint: endpoint)
+            timeout: timeout, endpoint: endpoint, connectTimeout: .seconds(2))
     }
 
     /// The name of `key`'s state in Redis under the rule above.
@@ -29,7 +31,7 @@ import Testing
         defer { group.stop() }
         let r = try Self.limiter(group, timeout: .milliseconds(200))
         r.store.start()
-        let first = await pollAsync(timeout: .seconds(10)) {
+        let first = await pollAsync(timeout: .seconds(20)) {
             _ = try? await r.check("api", "before")
             return (try? group.servers[0].command(["EXISTS", Self.stateKey("before")])) == ":1"
         }
