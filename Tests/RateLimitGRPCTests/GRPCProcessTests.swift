@@ -110,8 +110,16 @@ extension Sequence {
         // (all_busy) until then. Keep trying, with a deadline, until one gets in by draining.
         var probes: [BlockingHTTPClient] = []
         let drained = #"rate_limiter_connections_rejected_total{listener="grpc",reason="idle_drained"}"#
+        let busy = #"rate_limiter_connections_rejected_total{listener="grpc",reason="all_busy"}"#
+        var opened = 0.0
         #expect(try poll {
-            if let probe = try? BlockingHTTPClient(unixSocket: grpcSocket) { probes.append(probe) }
+            if let probe = try? BlockingHTTPClient(unixSocket: grpcSocket) {
+                probes.append(probe)
+                opened += 1
+            }
+            // One probe at a time: wait until the server has refused or admitted it. Under a busy
+            // test run its accept can lag this read, and the next probe would drain a second one.
+            _ = poll { ((try? sluice.metric(busy)) ?? 0) + ((try? sluice.metric(drained)) ?? 0) >= opened }
             return try sluice.metric(drained) == 1
         })
         try await withGRPCClient(
