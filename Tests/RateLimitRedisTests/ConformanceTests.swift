@@ -32,11 +32,16 @@ import Testing
     func redisDecidesExactlyLikeMemory(seed: UInt64) async throws {
         let redis = try RedisServerProcess()
         defer { redis.stop() }
+        try await Self.trace(seed: seed) { rules, clock in try RedisLimiter(redis: redis, rules: rules, clock: clock, scriptClock: clock) }
+    }
+
+    /// Decides one seeded trace in memory and through `makeRemote`, comparing every number.
+    static func trace(seed: UInt64, _ makeRemote: ([Rule], ManualClock) throws -> RedisLimiter) async throws {
         var rng = SeededGenerator(seed: seed)
         let rules = Self.rules(&rng)
         let clock = ManualClock(now: 1_764_000_000 * second + Int64(rng.next() % 1_000_000) * 1000)
         let memory = RateLimiter(rules: try RuleSet(rules), clock: clock)
-        let remote = try RedisLimiter(redis: redis, rules: rules, clock: clock, scriptClock: clock)
+        let remote = try makeRemote(rules, clock)
         let keys = ["a", "b", "c"]
         for step in 0..<600 {
             let gaps: [Int64] = [0, 1_000, 250_000 * 1000 / 1000, Int64(rng.next() % 2_000_000) * 1000]
