@@ -105,7 +105,7 @@ public enum ConfigLoader {
             tls: try redis.value("tls").map { node throws(ConfigError) in try parseTLS(node) }, sentinel: sentinel, cluster: cluster)
     }
 
-    static func parseTLS(_ node: Node) throws(ConfigError) -> RedisTLSSettings {
+    static func parseTLS(_ node: YAMLNode) throws(ConfigError) -> RedisTLSSettings {
         let tls = try MappingReader(node, path: "backend.redis.tls")
         try tls.rejectUnknown(["ca_file", "cert_file", "key_file", "server_name"])
         let settings = RedisTLSSettings(
@@ -118,7 +118,7 @@ public enum ConfigLoader {
         return settings
     }
 
-    static func parseSentinel(_ node: Node) throws(ConfigError) -> RedisSentinelSettings {
+    static func parseSentinel(_ node: YAMLNode) throws(ConfigError) -> RedisSentinelSettings {
         let sentinel = try MappingReader(node, path: "backend.redis.sentinel")
         try sentinel.rejectUnknown(["master", "addresses", "password_file"])
         return RedisSentinelSettings(
@@ -126,7 +126,7 @@ public enum ConfigLoader {
             passwordFile: try sentinel.string("password_file"))
     }
 
-    static func parseCluster(_ node: Node) throws(ConfigError) -> RedisClusterSettings {
+    static func parseCluster(_ node: YAMLNode) throws(ConfigError) -> RedisClusterSettings {
         let cluster = try MappingReader(node, path: "backend.redis.cluster")
         try cluster.rejectUnknown(["addresses"])
         return RedisClusterSettings(addresses: try addresses(cluster))
@@ -139,7 +139,7 @@ public enum ConfigLoader {
         }
         var out: [HostPort] = []
         for (i, node) in nodes.enumerated() {
-            guard case .scalar(let scalar) = node, let address = HostPort(scalar.string) else {
+            guard case .scalar(let scalar) = node, let address = HostPort(scalar.text) else {
                 throw ConfigError.at(node, "\(reader.child("addresses"))[\(i)]", "must be host:port with a port from 1 to 65535")
             }
             out.append(address)
