@@ -5,6 +5,7 @@ public enum GRPCEndpoint: String, Sendable, CaseIterable {
     case checkLimit = "grpc_check"
     case checkBatch = "grpc_batch"
     case getStatus = "grpc_status"
+    case report = "grpc_report"
     case shouldRateLimit = "envoy_should_rate_limit"
 }
 
