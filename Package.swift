@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "RateLimitCore", targets: ["RateLimitCore"]),
         // For the fuzz targets in Fuzz/ (a separate package that depends on this one by path).
         .library(name: "RateLimitConfig", targets: ["RateLimitConfig"]),
+        .library(name: "YAML", targets: ["YAML"]),
         .library(name: "RateLimitMetrics", targets: ["RateLimitMetrics"]),
         .library(name: "RateLimitHTTP", targets: ["RateLimitHTTP"]),
         .library(name: "RateLimitRedis", targets: ["RateLimitRedis"]),
@@ -25,20 +26,18 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
-        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        // No default traits: BinaryDelimitedStreams imports Foundation (with ICU) into the executable.
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0", traits: []),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
     ],
     targets: [
         .target(name: "RateLimitCore", swiftSettings: strict),
-        .target(
-            name: "RateLimitConfig",
-            dependencies: ["RateLimitCore", .product(name: "Yams", package: "Yams")],
-            swiftSettings: strict
-        ),
+        // Stdlib only: the YAML parser and emitter for the config and `sluice inject`.
+        .target(name: "YAML", swiftSettings: strict),
+        .target(name: "RateLimitConfig", dependencies: ["RateLimitCore", "YAML"], swiftSettings: strict),
         .target(
             name: "RateLimitMetrics",
             dependencies: ["RateLimitCore", .product(name: "Prometheus", package: "swift-prometheus")],
@@ -83,7 +82,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "SluiceInject", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: strict),
+        .target(name: "SluiceInject", dependencies: ["YAML"], swiftSettings: strict),
         .executableTarget(
             name: "Sluice",
             dependencies: [
@@ -135,10 +134,11 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceInjectTests",
-            dependencies: ["SluiceInject", .product(name: "Yams", package: "Yams")],
+            dependencies: ["SluiceInject", "YAML"],
             exclude: ["Fixtures"],
             swiftSettings: strict
         ),
+        .testTarget(name: "YAMLTests", dependencies: ["YAML"], swiftSettings: strict),
         .testTarget(name: "RateLimitCoreTests", dependencies: ["RateLimitCore", "RateLimitTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "RateLimitConfigTests",

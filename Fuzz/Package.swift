@@ -14,6 +14,7 @@ let fuzzDependencies: [Target.Dependency] = [
     .product(name: "RateLimitMetrics", package: "sluice"),
     .product(name: "RateLimitHTTP", package: "sluice"),
     .product(name: "RateLimitRedis", package: "sluice"),
+    .product(name: "YAML", package: "sluice"),
     .product(name: "NIOCore", package: "swift-nio"),
     .product(name: "NIOEmbedded", package: "swift-nio"),
 ]
@@ -32,6 +33,7 @@ let package = Package(
         .executableTarget(name: "FuzzJSON", dependencies: fuzzDependencies),
         .executableTarget(name: "FuzzRESP", dependencies: fuzzDependencies),
         .executableTarget(name: "FuzzConfig", dependencies: fuzzDependencies),
+        .executableTarget(name: "FuzzYAML", dependencies: fuzzDependencies),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,23 +1,13 @@
 public import RateLimitCore
-import Yams
+import YAML
 
 /// YAML text → validated `Configuration`. Every error names the field and its line.
 public enum ConfigLoader {
     /// Parses and validates a configuration document.
     public static func parse(yaml: String) throws(ConfigError) -> Configuration {
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: yaml) else {
-                throw ConfigError(field: "", line: nil, column: nil, message: "the file is empty")
-            }
-            root = node
-        } catch let error as ConfigError {
-            throw error
-        } catch let error as YamlError {
-            throw ConfigError(field: "", line: nil, column: nil, message: "not valid YAML: \(error)")
-        } catch {
-            throw ConfigError(field: "", line: nil, column: nil, message: "not valid YAML: \(error)")
-        }
+        let parsed: YAMLNode?
+        do { parsed = try YAMLParser.document(yaml) } catch { throw ConfigError.yaml(error) }
+        guard let root = parsed else { throw ConfigError(field: "", line: nil, column: nil, message: "the file is empty") }
         let top = try MappingReader(root, path: "")
         try top.rejectUnknown(["backend", "rules"])
         let backend = try top.value("backend").map { node throws(ConfigError) in try parseBackend(node) } ?? .memory
@@ -49,21 +39,13 @@ public enum ConfigLoader {
 
     /// Parses one rule (also used by the admin API, which takes a rule as YAML or JSON).
     public static func parseRule(yaml: String) throws(ConfigError) -> Rule {
-        let node: Node
-        do {
-            guard let root = try Yams.compose(yaml: yaml) else {
-                throw ConfigError(field: "", line: nil, column: nil, message: "the rule is empty")
-            }
-            node = root
-        } catch let error as ConfigError {
-            throw error
-        } catch {
-            throw ConfigError(field: "", line: nil, column: nil, message: "not valid YAML or JSON: \(error)")
-        }
+        let parsed: YAMLNode?
+        do { parsed = try YAMLParser.document(yaml) } catch { throw ConfigError.yaml(error, "YAML or JSON") }
+        guard let node = parsed else { throw ConfigError(field: "", line: nil, column: nil, message: "the rule is empty") }
         return try parseRule(node, path: "")
     }
 
-    static func parseBackend(_ node: Node) throws(ConfigError) -> Backend {
+    static func parseBackend(_ node: YAMLNode) throws(ConfigError) -> Backend {
         let backend = try MappingReader(node, path: "backend")
         try backend.rejectUnknown(["type", "redis", "max_keys"])
         let type = try backend.string("type") ?? "memory"
@@ -80,7 +62,7 @@ public enum ConfigLoader {
         }
     }
 
-    static func parseMaxKeys(_ node: Node) throws(ConfigError) -> Int? {
+    static func parseMaxKeys(_ node: YAMLNode) throws(ConfigError) -> Int? {
         let backend = try MappingReader(node, path: "backend")
         guard let n = try backend.integer("max_keys") else { return nil }
         let range = Configuration.maxKeysRange
@@ -90,7 +72,7 @@ public enum ConfigLoader {
         return Int(n)
     }
 
-    static func parseRedis(_ node: Node) throws(ConfigError) -> RedisSettings {
+    static func parseRedis(_ node: YAMLNode) throws(ConfigError) -> RedisSettings {
         let redis = try MappingReader(node, path: "backend.redis")
         try redis.rejectUnknown(["url", "timeout_ms", "on_failure", "password_file"])
         let url = try redis.requiredString("url")
@@ -111,7 +93,7 @@ public enum ConfigLoader {
         return RedisSettings(url: url, timeoutMilliseconds: Int(timeout), onFailure: policy, passwordFile: passwordFile)
     }
 
-    static func parseRule(_ node: Node, path: String) throws(ConfigError) -> Rule {
+    static func parseRule(_ node: YAMLNode, path: String) throws(ConfigError) -> Rule {
         let r = try MappingReader(node, path: path)
         try r.rejectUnknown(["name", "algorithm", "limit", "period", "burst", "shadow", "overrides", "descriptors"])
         let name = try r.requiredString("name")

@@ -1,5 +1,5 @@
 public import RateLimitCore
-import Yams
+import YAML
 
 /// A parsed document independent of its syntax (the admin API's JSON), validated by the same
 /// rules as the YAML file without ever becoming YAML text: a JSON string is the rule's string,
@@ -27,14 +27,14 @@ public indirect enum ConfigValue: Sendable, Equatable {
 
     /// The value as a YAML node with no source position: strings are quoted scalars (never
     /// numbers or booleans), numbers and booleans plain ones.
-    var node: Node {
+    var node: YAMLNode {
         switch self {
-        case .null: .scalar(.init("null", .implicit, .plain))
-        case .bool(let b): .scalar(.init(b ? "true" : "false", .implicit, .plain))
-        case .number(let text): .scalar(.init(text, .implicit, .plain))
-        case .string(let s): .scalar(.init(s, Tag(.str), .doubleQuoted))
-        case .array(let items): .sequence(.init(items.map(\.node)))
-        case .object(let pairs): .mapping(.init(pairs.map { (Node.scalar(.init($0.0, Tag(.str), .doubleQuoted)), $0.1.node) }))
+        case .null: .scalar(YAMLScalar("null"))
+        case .bool(let b): .scalar(YAMLScalar(b ? "true" : "false"))
+        case .number(let text): .scalar(YAMLScalar(text))
+        case .string(let s): .scalar(YAMLScalar(s, style: .doubleQuoted))
+        case .array(let items): .sequence(YAMLSequence(items.map(\.node)))
+        case .object(let pairs): .mapping(YAMLMapping(pairs.map { YAMLPair(.scalar(YAMLScalar($0.0, style: .doubleQuoted)), $0.1.node) }))
         }
     }
 }

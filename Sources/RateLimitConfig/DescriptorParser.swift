@@ -1,5 +1,5 @@
 import RateLimitCore
-import Yams
+import YAML
 
 /// Reads a rule's `descriptors:` (the Envoy descriptors it answers over gRPC RLS v3):
 ///
@@ -31,10 +31,10 @@ enum DescriptorParser {
     }
 
     /// `key` (any value) or `{ key: K, value: V }`.
-    private static func entry(_ node: Node, path: String) throws(ConfigError) -> DescriptorEntry {
+    private static func entry(_ node: YAMLNode, path: String) throws(ConfigError) -> DescriptorEntry {
         if case .scalar(let scalar) = node {
-            guard !scalar.string.isEmpty else { throw ConfigError.at(node, path, "must not be empty") }
-            return DescriptorEntry(key: scalar.string)
+            guard !scalar.text.isEmpty else { throw ConfigError.at(node, path, "must not be empty") }
+            return DescriptorEntry(key: scalar.text)
         }
         let e = try MappingReader(node, path: path)
         try e.rejectUnknown(["key", "value"])
@@ -43,7 +43,7 @@ enum DescriptorParser {
 
     /// Rejects a domain and entries that an earlier rule (or descriptor) already matches, naming
     /// the descriptor's line (the rule set would reject it too, but without one).
-    static func rejectDuplicates(_ rules: [Rule], nodes: [Node]) throws(ConfigError) {
+    static func rejectDuplicates(_ rules: [Rule], nodes: [YAMLNode]) throws(ConfigError) {
         guard let (i, j, first) = DescriptorIndex.firstDuplicate(in: rules) else { return }
         let node = (try? MappingReader(nodes[i], path: "rules[\(i)]").sequence("descriptors"))??[j] ?? nodes[i]
         let domain = rules[i].descriptors[j].domain

@@ -1,5 +1,11 @@
 import ArgumentParser
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import RateLimitConfig
 import SluiceInject
 
@@ -45,7 +51,11 @@ struct Inject: ParsableCommand {
             cpuRequest: cpuRequest, memoryRequest: memoryRequest, cpuLimit: cpuLimit, memoryLimit: memoryLimit)
         let input: String
         if filename == "-" {
-            input = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            guard let bytes = ConfigFile.readAll(STDIN_FILENO) else {
+                printError("sluice inject: cannot read stdin")
+                throw ExitCode(1)
+            }
+            input = String(decoding: bytes, as: UTF8.self)
         } else {
             do { input = try ConfigFile.read(path: filename) } catch {
                 printError("sluice inject: \(error)")
@@ -54,7 +64,7 @@ struct Inject: ParsableCommand {
         }
         do {
             let output = try SluiceInjector(options: options).inject(yaml: input)
-            FileHandle.standardOutput.write(Data(output.utf8))
+            writeAll(STDOUT_FILENO, output)
         } catch {
             // Errors about a document name it and its line; errors about the flags have no place.
             let source = filename == "-" ? "stdin" : filename

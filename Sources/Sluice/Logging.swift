@@ -1,6 +1,13 @@
 import ArgumentParser
-import Foundation
 import Logging
+import RateLimitHTTP
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 enum LogFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
@@ -18,10 +25,27 @@ func bootstrapLogging(format: LogFormat, level: Logger.Level) {
 }
 
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    writeAll(STDERR_FILENO, message + "\n")
 }
 
-/// One JSON object per line on stderr: `{"ts":…,"level":…,"label":…,"msg":…,…metadata}`.
+/// Writes every byte of `text` to `descriptor`, retrying short and interrupted writes; gives up
+/// silently on an error (a closed stderr must not stop the server).
+func writeAll(_ descriptor: Int32, _ text: String) {
+    var text = text
+    text.withUTF8 { buffer in
+        guard let base = buffer.baseAddress else { return }
+        var offset = 0
+        while offset < buffer.count {
+            let written = write(descriptor, base + offset, buffer.count - offset)
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else { return }
+            offset += written
+        }
+    }
+}
+
+/// One JSON object per line on stderr: `{"label":…,"level":…,"msg":…,"ts":…,…metadata}`, keys
+/// sorted, `ts` in RFC 3339 UTC with milliseconds.
 struct JSONLogHandler: LogHandler {
     let label: String
     var logLevel: Logger.Level = .info
@@ -33,14 +57,19 @@ struct JSONLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
+        writeAll(STDERR_FILENO, Self.line(
+            time: SystemClock().now, level: event.level, label: label, message: "\(event.message)",
+            metadata: metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 })))
+    }
+
+    /// The log line, ending in a line break. Metadata cannot replace the four standard fields.
+    static func line(time: Int64, level: Logger.Level, label: String, message: String, metadata: Logger.Metadata) -> String {
         var fields: [String: String] = [
-            "ts": ISO8601DateFormatter().string(from: Date()), "level": event.level.rawValue,
-            "label": label, "msg": "\(event.message)",
+            "ts": RFC3339.string(nanoseconds: time), "level": level.rawValue, "label": label, "msg": message,
         ]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) where fields[key] == nil {
+        for (key, value) in metadata where fields[key] == nil {
             fields[key] = "\(value)"
         }
-        let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data()
-        FileHandle.standardError.write(data + Data("\n".utf8))
+        return "{" + fields.sorted { $0.key < $1.key }.map { jsonString($0.key) + ":" + jsonString($0.value) }.joined(separator: ",") + "}\n"
     }
 }

@@ -1,5 +1,11 @@
 import ArgumentParser
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import RateLimitConfig
 import RateLimitCore
 import RateLimitHTTP
@@ -67,10 +73,12 @@ struct Replay: ParsableCommand {
 
     func run() throws {
         let rules = try Self.rules(config)
-        guard let input = trace.map({ FileHandle(forReadingAtPath: $0) }) ?? FileHandle.standardInput else {
+        let input = trace.map { open($0, O_RDONLY | O_CLOEXEC) } ?? STDIN_FILENO
+        guard input >= 0 else {
             printError("cannot read \(trace ?? "stdin")")
             throw ExitCode(1)
         }
+        defer { if trace != nil { close(input) } }
         if let compare {
             try runComparison(ReplayComparison(before: rules, after: try Self.rules(compare)), input: input)
         } else {
@@ -86,7 +94,7 @@ struct Replay: ParsableCommand {
     }
 
     /// Every non-blank line as an event, or exit 2 naming the line.
-    private func events(_ input: FileHandle, _ output: Output, _ body: (ReplayEvent, Int) throws -> Void) throws -> TraceLine {
+    private func events(_ input: Int32, _ output: Output, _ body: (ReplayEvent, Int) throws -> Void) throws -> TraceLine {
         var parser = TraceLine(format: format)
         var lineNumber = 0
         for line in LineReader(input) {
@@ -106,7 +114,7 @@ struct Replay: ParsableCommand {
         return parser
     }
 
-    private func runSingle(_ session: ReplaySession, input: FileHandle) throws {
+    private func runSingle(_ session: ReplaySession, input: Int32) throws {
         let output = Output()
         let parser = try events(input, output) { event, line in
             var out = "{\"line\":\(line),\"rule\":\(jsonString(event.rule)),\"key\":\(jsonString(event.key)),"
@@ -132,7 +140,7 @@ struct Replay: ParsableCommand {
 
     /// Lines whose verdict changes, then one JSON summary line per rule; the same on stderr for
     /// people; exit 3 past --max-new-denials.
-    private func runComparison(_ comparison: ReplayComparison, input: FileHandle) throws {
+    private func runComparison(_ comparison: ReplayComparison, input: Int32) throws {
         let output = Output()
         _ = try events(input, output) { event, line in
             let (before, after) = try comparison.apply(event, line: line)
@@ -182,33 +190,40 @@ final class Output {
     }
 
     func flush() {
-        FileHandle.standardOutput.write(Data(pending.utf8))
+        writeAll(STDOUT_FILENO, pending)
         pending = ""
     }
 }
 
-/// Lines of a file handle, read in chunks.
+/// Lines of a file descriptor (without their `\n`), read in 64 KiB chunks; a read error ends
+/// the input like its end does.
 struct LineReader: Sequence, IteratorProtocol {
-    let handle: FileHandle
-    var buffer = Data()
+    let descriptor: Int32
+    var buffer: [UInt8] = []
+    var start = 0
     var done = false
 
-    init(_ handle: FileHandle) { self.handle = handle }
+    init(_ descriptor: Int32) { self.descriptor = descriptor }
 
     mutating func next() -> String? {
+        var searchFrom = start
         while true {
-            if let newline = buffer.firstIndex(of: 10) {
-                let line = buffer[buffer.startIndex..<newline]
-                buffer = Data(buffer[(newline + 1)...])
-                return String(decoding: line, as: UTF8.self)
+            if let newline = buffer[searchFrom...].firstIndex(of: 10) {
+                defer { start = newline + 1 }
+                return String(decoding: buffer[start..<newline], as: UTF8.self)
             }
             if done {
-                guard !buffer.isEmpty else { return nil }
-                defer { buffer = Data() }
-                return String(decoding: buffer, as: UTF8.self)
+                guard start < buffer.count else { return nil }
+                defer { start = buffer.count }
+                return String(decoding: buffer[start...], as: UTF8.self)
             }
-            let chunk = handle.readData(ofLength: 1 << 16)
-            if chunk.isEmpty { done = true } else { buffer.append(chunk) }
+            buffer.removeSubrange(..<start)
+            start = 0
+            searchFrom = buffer.count
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { done = true } else { buffer += chunk[..<count] }
         }
     }
 }

@@ -1,4 +1,4 @@
-internal import Yams
+internal import YAML
 
 /// What `sluice inject` does to one pod template: the sidecar, the two volumes, the app
 /// containers' socket mount and env, and the scrape annotations. Items of ours that are already
@@ -7,7 +7,7 @@ struct PodTemplatePatch {
     let sidecar: SluiceSidecar
     let place: Place
 
-    func apply(to template: Node.Mapping) throws(InjectError) -> Node.Mapping {
+    func apply(to template: YAMLMapping) throws(InjectError) -> YAMLMapping {
         var metadata = try mapping("metadata", in: template, "the pod template's metadata")
         var annotations = try mapping("annotations", in: metadata, "the pod template's annotations")
         for (key, value) in sidecar.annotations {
@@ -20,7 +20,7 @@ struct PodTemplatePatch {
         return template.setting("metadata", .mapping(metadata), first: true).setting("spec", .mapping(try patch(spec)))
     }
 
-    private func patch(_ spec: Node.Mapping) throws(InjectError) -> Node.Mapping {
+    private func patch(_ spec: YAMLMapping) throws(InjectError) -> YAMLMapping {
         let containers = try list("containers", in: spec, "containers")
         guard !containers.isEmpty else { throw place.error(at: spec.line(of: "containers"), "the pod has no containers") }
         if let clash = containers.first(where: { $0.field("name") == SluiceSidecar.containerName }) {
@@ -32,7 +32,7 @@ struct PodTemplatePatch {
         for name in wanted where !names.contains(name) {
             throw place.error(at: spec.line(of: "containers"), "no container named \"\(name)\" (containers: \(names.joined(separator: ", ")))")
         }
-        var patched: [Node] = []
+        var patched: [YAMLNode] = []
         for container in containers {
             guard let name = container.field("name"), wanted.contains(name) else {
                 patched.append(container)
@@ -54,7 +54,7 @@ struct PodTemplatePatch {
     }
 
     /// One app container with the read-only socket mount and `SLUICE_SOCKET`.
-    private func connect(_ container: Node, name: String) throws(InjectError) -> Node {
+    private func connect(_ container: YAMLNode, name: String) throws(InjectError) -> YAMLNode {
         guard case .mapping(let fields) = container else { return container }
         let mounts = try list("volumeMounts", in: fields, "volumeMounts of \(name)")
         if let clash = mounts.first(where: {
@@ -71,19 +71,19 @@ struct PodTemplatePatch {
 
     /// The items of a list field; absent or null is empty, anything else but a list of mappings
     /// is an error.
-    private func list(_ key: String, in parent: Node.Mapping, _ what: String) throws(InjectError) -> [Node] {
+    private func list(_ key: String, in parent: YAMLMapping, _ what: String) throws(InjectError) -> [YAMLNode] {
         guard let node = parent[key], !node.isNull else { return [] }
         guard case .sequence(let items) = node else {
             throw place.error(at: parent.line(of: key), "\(what) must be a list")
         }
-        if let odd = items.first(where: { $0.mapping == nil }) {
+        if let odd = items.items.first(where: { $0.mapping == nil }) {
             throw place.error(at: odd.line, "\(what) must be a list of mappings")
         }
-        return Array(items)
+        return items.items
     }
 
-    private func mapping(_ key: String, in parent: Node.Mapping, _ what: String) throws(InjectError) -> Node.Mapping {
-        guard let node = parent[key], !node.isNull else { return Node.Mapping([]) }
+    private func mapping(_ key: String, in parent: YAMLMapping, _ what: String) throws(InjectError) -> YAMLMapping {
+        guard let node = parent[key], !node.isNull else { return YAMLMapping() }
         guard case .mapping(let fields) = node else {
             throw place.error(at: parent.line(of: key), "\(what) must be a mapping")
         }
@@ -92,7 +92,7 @@ struct PodTemplatePatch {
 
     /// A list with the tag of the one it replaces. Style is left to the emitter: a flow `[]`
     /// that now holds our mappings reads better as a block list.
-    private func sequence(_ items: [Node], like original: Node?) -> Node {
-        .sequence(Node.Sequence(items, original?.sequence?.tag ?? .implicit))
+    private func sequence(_ items: [YAMLNode], like original: YAMLNode?) -> YAMLNode {
+        .sequence(YAMLSequence(items, tag: original?.sequence?.tag))
     }
 }

@@ -1,4 +1,4 @@
-internal import Yams
+internal import YAML
 
 /// Adds the Sluice native sidecar to every workload in a Kubernetes YAML stream: Deployments,
 /// StatefulSets, DaemonSets and Jobs (`spec.template`) and CronJobs
@@ -45,28 +45,16 @@ public struct SluiceInjector: Sendable {
         let updated = try place.update(object, at: target.path[...], missing: missing) { template throws(InjectError) in
             try patch.apply(to: template)
         }
-        do {
-            return document.header + (try Yams.serialize(node: .mapping(updated), width: -1, allowUnicode: true))
-        } catch {
-            throw place.error(at: nil, "cannot write the result: \(error)")
-        }
+        return document.header + YAMLEmitter.document(.mapping(updated))
     }
 
     /// The document's single root node; nil when it holds only comments.
-    private func parse(_ document: SourceDocument, _ place: Place) throws(InjectError) -> Node? {
-        do {
-            let parser = try Parser(yaml: String(document.text))
-            let root = try parser.nextRoot()
-            if root != nil, let extra = try parser.nextRoot() {
-                throw place.error(at: extra.line, "more than one document; separate documents with a line \"---\"")
-            }
-            return root
-        } catch let error as InjectError {
-            throw error
-        } catch let error as YamlError {
-            throw place.error(error)
-        } catch {
-            throw place.error(at: nil, "\(error)")
+    private func parse(_ document: SourceDocument, _ place: Place) throws(InjectError) -> YAMLNode? {
+        let roots: [YAMLNode]
+        do { roots = try YAMLParser.documents(String(document.text)) } catch { throw place.error(error) }
+        if roots.count > 1 {
+            throw place.error(at: roots[1].line, "more than one document; separate documents with a line \"---\"")
         }
+        return roots.first
     }
 }

@@ -1,4 +1,4 @@
-internal import Yams
+internal import YAML
 
 /// The nodes `sluice inject` adds to a pod, built from the options. Mirrors the sidecar in
 /// `k8s/base/deployment.yaml` and the Component in `k8s/components/sluice`.
@@ -16,7 +16,7 @@ struct SluiceSidecar {
 
     /// The native sidecar: an init container with `restartPolicy: Always` (Kubernetes 1.29+), so
     /// it starts before the app containers, runs for the pod's whole life and stops after them.
-    var container: Node {
+    var container: YAMLNode {
         YAML.map([
             "name": YAML.string(Self.containerName),
             "image": YAML.string(options.image),
@@ -66,14 +66,14 @@ struct SluiceSidecar {
     }
 
     /// The socket's directory: in memory, private to the pod.
-    var socketVolume: Node {
+    var socketVolume: YAMLNode {
         YAML.map([
             "name": YAML.string(Self.socketVolume),
             "emptyDir": YAML.map(["medium": YAML.string("Memory"), "sizeLimit": YAML.string("1Mi")]),
         ])
     }
 
-    var rulesVolume: Node {
+    var rulesVolume: YAMLNode {
         YAML.map([
             "name": YAML.string(Self.rulesVolume),
             "configMap": YAML.map(["name": YAML.string(options.configMap)]),
@@ -82,14 +82,14 @@ struct SluiceSidecar {
 
     /// The app's view of the socket directory. Read-only still lets it connect(): Linux refuses
     /// writes on a read-only mount for files, directories and symlinks, not for sockets.
-    var appMount: Node {
+    var appMount: YAMLNode {
         YAML.map([
             "name": YAML.string(Self.socketVolume), "mountPath": YAML.string(Self.socketDirectory),
             "readOnly": YAML.bool(true),
         ])
     }
 
-    var appEnv: Node {
+    var appEnv: YAMLNode {
         YAML.map(["name": YAML.string(Self.socketEnv), "value": YAML.string(Self.socketPath)])
     }
 
@@ -98,7 +98,7 @@ struct SluiceSidecar {
         ["prometheus.io/scrape": "true", "prometheus.io/port": String(Self.metricsPort), "prometheus.io/path": "/metrics"]
     }
 
-    private func probe(path: String, period: Int, timeout: Int?, failures: Int) -> Node {
+    private func probe(path: String, period: Int, timeout: Int?, failures: Int) -> YAMLNode {
         let httpGet = YAML.map(["path": YAML.string(path), "port": YAML.string("metrics")])
         guard let timeout else {
             return YAML.map(["httpGet": httpGet, "periodSeconds": YAML.int(period), "failureThreshold": YAML.int(failures)])

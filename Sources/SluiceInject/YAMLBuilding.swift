@@ -1,57 +1,53 @@
-internal import Yams
+internal import YAML
 
 /// Small constructors for the nodes `sluice inject` writes, so the sidecar reads like the YAML it
 /// becomes.
 enum YAML {
     /// A string scalar, double-quoted when plain text would read back as something else
-    /// ("true", "1", "0666"): Yams emits the string, not its tag, so the quoting carries the type.
-    static func string(_ text: String) -> Node {
-        let plain = Node(text)
-        guard Resolver.default.resolveTag(of: plain) != .str else { return plain }
-        return Node(text, Tag(.str), .doubleQuoted)
+    /// ("true", "1", "0666"): the emitter writes the text, not its tag, so the quoting carries the type.
+    static func string(_ text: String) -> YAMLNode {
+        let plain = YAMLScalar(text)
+        return .scalar(plain.resolvedTag == YAMLTag.str ? plain : YAMLScalar(text, style: .doubleQuoted))
     }
 
-    static func int(_ value: Int) -> Node { Node(String(value)) }
+    static func int(_ value: Int) -> YAMLNode { .scalar(YAMLScalar(String(value))) }
 
-    static func bool(_ value: Bool) -> Node { Node(value ? "true" : "false") }
+    static func bool(_ value: Bool) -> YAMLNode { .scalar(YAMLScalar(value ? "true" : "false")) }
 
     /// A mapping in the order given.
-    static func map(_ pairs: KeyValuePairs<String, Node>) -> Node {
-        Node(pairs.map { (Node($0.key), $0.value) })
+    static func map(_ pairs: KeyValuePairs<String, YAMLNode>) -> YAMLNode {
+        .mapping(YAMLMapping(pairs.map { YAMLPair(.scalar(YAMLScalar($0.key)), $0.value) }))
     }
 
-    static func list(_ items: [Node]) -> Node { Node(items) }
+    static func list(_ items: [YAMLNode]) -> YAMLNode { .sequence(YAMLSequence(items)) }
 
-    static func strings(_ items: [String]) -> Node { Node(items.map(string)) }
+    static func strings(_ items: [String]) -> YAMLNode { list(items.map(string)) }
 }
 
-extension Node.Mapping {
+extension YAMLMapping {
     /// This mapping with `key` set to `value`: replaced where it is, else added before the key
     /// `before` (or first, with `first`) so it reads where a person would write it, else at the end.
-    func setting(_ key: String, _ value: Node, before: String? = nil, first: Bool = false) -> Node.Mapping {
+    func setting(_ key: String, _ value: YAMLNode, before: String? = nil, first: Bool = false) -> YAMLMapping {
         var copy = self
-        let keys = map { $0.key.string }
-        guard copy[key] == nil, let position = first ? 0 : before.flatMap({ keys.firstIndex(of: $0) }) else {
-            copy[key] = value
+        if let index = pairs.firstIndex(where: { $0.key.string == key }) {
+            copy.pairs[index].value = value
             return copy
         }
-        var pairs = map { ($0.key, $0.value) }
-        pairs.insert((Node(key), value), at: position)
-        return Node.Mapping(pairs, tag, style, mark)
+        let keys = pairs.map(\.key.string)
+        let position = first ? 0 : before.flatMap { keys.firstIndex(of: $0) } ?? pairs.count
+        copy.pairs.insert(YAMLPair(.scalar(YAMLScalar(key)), value), at: position)
+        return copy
     }
 
     /// The line of `key` itself (where a person looks for `containers:`), else of the mapping.
     func line(of key: String) -> Int? {
-        first { $0.key.string == key }?.key.line ?? mark?.line
+        pair(key)?.key.mark?.line ?? mark?.line
     }
 }
 
-extension Node {
+extension YAMLNode {
     /// The `name` (or another key) of a list item, when it is a mapping with a string there.
     func field(_ key: String) -> String? { mapping?[key]?.string }
-
-    /// `null`, `~` or nothing, as in `volumes:` with no items.
-    var isNull: Bool { tag == Tag(.null) }
 
     /// The line of this node in its document (1-based), when it came from the parser.
     var line: Int? { mark?.line }
@@ -62,9 +58,9 @@ extension Node {
 enum NamedList {
     /// `items` with the item whose `key` equals that of `item` replaced in place (later duplicates
     /// dropped), or `item` added: at the front with `atStart`, else at the end.
-    static func upsert(_ item: Node, in items: [Node], key: String = "name", atStart: Bool = false) -> [Node] {
+    static func upsert(_ item: YAMLNode, in items: [YAMLNode], key: String = "name", atStart: Bool = false) -> [YAMLNode] {
         let name = item.field(key)
-        var result: [Node] = []
+        var result: [YAMLNode] = []
         var placed = false
         for existing in items {
             guard existing.field(key) == name else {

@@ -1,6 +1,6 @@
 import Foundation
 import SluiceInject
-import Yams
+import YAML
 
 /// The fixture files next to this file (read by path: no bundle resources to wire up).
 enum Fixtures {
@@ -19,20 +19,20 @@ enum Fixtures {
     }
 
     /// The injected documents, parsed, for assertions about their shape.
-    static func injectedObjects(_ name: String, options: InjectOptions = InjectOptions()) throws -> [Node] {
+    static func injectedObjects(_ name: String, options: InjectOptions = InjectOptions()) throws -> [YAMLNode] {
         let output = try SluiceInjector(options: options).inject(yaml: try text(name))
-        return try Array(Yams.compose_all(yaml: output))
+        return try YAMLParser.documents(output)
     }
 }
 
-extension Node {
+extension YAMLNode {
     /// The node at a dotted path of mapping keys and list items named by `name=`.
-    subscript(path path: String) -> Node? {
-        var node: Node? = self
+    subscript(path path: String) -> YAMLNode? {
+        var node: YAMLNode? = self
         for step in path.split(separator: ".") {
             if step.hasPrefix("name=") {
                 let name = String(step.dropFirst(5))
-                node = node?.sequence?.first { $0.mapping?["name"]?.string == name }
+                node = node?.sequence?.items.first { $0.mapping?["name"]?.string == name }
             } else {
                 node = node?.mapping?[String(step)]
             }
@@ -40,11 +40,11 @@ extension Node {
         return node
     }
 
-    /// The node as YAML, for readable failure messages (Node's own description is one long line).
-    var yaml: String { (try? Yams.serialize(node: self, width: -1)) ?? "\(self)" }
+    /// The node as YAML, for readable failure messages.
+    var yaml: String { YAMLEmitter.document(self) }
 
     /// The pod template of a workload, wherever its kind keeps it.
-    var podTemplate: Node? {
+    var podTemplate: YAMLNode? {
         self[path: "kind"]?.string == "CronJob" ? self[path: "spec.jobTemplate.spec.template"] : self[path: "spec.template"]
     }
 }

@@ -1,6 +1,6 @@
 import SluiceInject
 import Testing
-import Yams
+import YAML
 
 /// What inject adds to each workload kind, read back from its output.
 @Suite struct InjectShapeTests {
@@ -33,21 +33,21 @@ import Yams
     @Test(arguments: Fixtures.workloads)
     func sidecarIsTheFirstInitContainer(fixture: String) throws {
         let pod = try #require(try Fixtures.injectedObjects(fixture).first?.podTemplate)
-        let first = try #require(pod[path: "spec.initContainers"]?.sequence?.first)
-        let expected = try #require(try Yams.compose(yaml: Self.expectedSidecar))
+        let first = try #require(pod[path: "spec.initContainers"]?.sequence?.items.first)
+        let expected = try #require(try YAMLParser.document(Self.expectedSidecar))
         let same = first == expected
         #expect(same, "the sidecar is\n\(first.yaml)")
-        let sluices = pod[path: "spec.initContainers"]?.sequence?.filter { $0[path: "name"]?.string == "sluice" }
+        let sluices = pod[path: "spec.initContainers"]?.sequence?.items.filter { $0[path: "name"]?.string == "sluice" }
         #expect(sluices?.count == 1)
     }
 
     @Test(arguments: Fixtures.workloads)
     func volumesAndAnnotations(fixture: String) throws {
         let pod = try #require(try Fixtures.injectedObjects(fixture).first?.podTemplate)
-        #expect(pod[path: "spec.volumes.name=sluice-socket"] == (try Yams.compose(yaml: """
+        #expect(pod[path: "spec.volumes.name=sluice-socket"] == (try YAMLParser.document("""
             {name: sluice-socket, emptyDir: {medium: Memory, sizeLimit: 1Mi}}
             """)))
-        #expect(pod[path: "spec.volumes.name=sluice-rules"] == (try Yams.compose(yaml: """
+        #expect(pod[path: "spec.volumes.name=sluice-rules"] == (try YAMLParser.document("""
             {name: sluice-rules, configMap: {name: sluice-rules}}
             """)))
         let annotations = try #require(pod[path: "metadata.annotations"]?.mapping)
@@ -61,10 +61,10 @@ import Yams
     @Test(arguments: Fixtures.workloads)
     func everyAppContainerGetsTheReadOnlySocketAndEnv(fixture: String) throws {
         let pod = try #require(try Fixtures.injectedObjects(fixture).first?.podTemplate)
-        let containers = try #require(pod[path: "spec.containers"]?.sequence)
+        let containers = try #require(pod[path: "spec.containers"]?.sequence?.items)
         #expect(!containers.isEmpty)
         for container in containers {
-            #expect(container[path: "volumeMounts.name=sluice-socket"] == (try Yams.compose(yaml: """
+            #expect(container[path: "volumeMounts.name=sluice-socket"] == (try YAMLParser.document("""
                 {name: sluice-socket, mountPath: /var/run/sluice, readOnly: true}
                 """)))
             #expect(container[path: "env.name=SLUICE_SOCKET.value"]?.string == "/var/run/sluice/sluice.sock")
@@ -73,15 +73,15 @@ import Yams
 
     @Test(arguments: Fixtures.workloads)
     func podSecurityContextAndAppFieldsUnchanged(fixture: String) throws {
-        let before = try #require(try Yams.compose(yaml: try Fixtures.text(fixture))?.podTemplate)
+        let before = try #require(try YAMLParser.document(try Fixtures.text(fixture))?.podTemplate)
         let after = try #require(try Fixtures.injectedObjects(fixture).first?.podTemplate)
         #expect(after[path: "spec.securityContext"] == before[path: "spec.securityContext"])
         for key in ["restartPolicy", "serviceAccountName", "nodeSelector"] {
             #expect(after[path: "spec.\(key)"] == before[path: "spec.\(key)"])
         }
         // The app's own init containers stay, in order, after the sidecar.
-        let initNames = after[path: "spec.initContainers"]?.sequence?.compactMap { $0[path: "name"]?.string }
-        let originalNames = before[path: "spec.initContainers"]?.sequence?.compactMap { $0[path: "name"]?.string } ?? []
+        let initNames = after[path: "spec.initContainers"]?.sequence?.items.compactMap { $0[path: "name"]?.string }
+        let originalNames = before[path: "spec.initContainers"]?.sequence?.items.compactMap { $0[path: "name"]?.string } ?? []
         #expect(initNames == ["sluice"] + originalNames)
     }
 
@@ -89,7 +89,7 @@ import Yams
         let pod = try #require(try Fixtures.injectedObjects("deployment").first?.podTemplate)
         #expect(pod[path: "spec.containers.name=web.env.name=LISTEN_PORT.value"]?.string == "8080")
         #expect(pod[path: "spec.containers.name=web.volumeMounts.name=cache.mountPath"]?.string == "/var/cache/nginx")
-        #expect(pod[path: "spec.volumes"]?.sequence?.compactMap { $0[path: "name"]?.string } == ["cache", "sluice-socket", "sluice-rules"])
+        #expect(pod[path: "spec.volumes"]?.sequence?.items.compactMap { $0[path: "name"]?.string } == ["cache", "sluice-socket", "sluice-rules"])
         #expect(pod[path: "metadata.annotations"]?.mapping?["example.com/owner"]?.string == "team-web")
     }
 }

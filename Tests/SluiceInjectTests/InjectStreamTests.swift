@@ -1,7 +1,7 @@
 import Foundation
 import SluiceInject
 import Testing
-import Yams
+import YAML
 
 /// Idempotency and byte-for-byte pass-through: what makes `sluice inject` safe in a pipeline.
 @Suite struct InjectStreamTests {
@@ -56,12 +56,12 @@ import Yams
         let input = try String(contentsOf: Fixtures.repository.appendingPathComponent("k8s/base/deployment.yaml"), encoding: .utf8)
         let output = try injector.inject(yaml: input)
         #expect(try injector.inject(yaml: output) == output)
-        let before = try #require(try Yams.compose(yaml: input)?.podTemplate)
-        let after = try #require(try Yams.compose(yaml: output)?.podTemplate)
-        #expect(after[path: "spec.initContainers"]?.sequence?.count == 1)
+        let before = try #require(try YAMLParser.document(input)?.podTemplate)
+        let after = try #require(try YAMLParser.document(output)?.podTemplate)
+        #expect(after[path: "spec.initContainers"]?.sequence?.items.count == 1)
         #expect(after[path: "spec.initContainers.name=sluice.image"]?.string == "ghcr.io/sluice-rl/sluice:0.1.0")
         #expect(after[path: "spec.containers.name=app.args"] == before[path: "spec.containers.name=app.args"])
-        #expect(after[path: "spec.containers.name=app.args"]?.sequence?.first?.scalar?.style == .literal)
+        #expect(after[path: "spec.containers.name=app.args"]?.sequence?.items.first?.scalar?.style == .literal)
         #expect(after[path: "spec.securityContext"] == before[path: "spec.securityContext"])
     }
 
