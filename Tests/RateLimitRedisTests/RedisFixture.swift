@@ -90,7 +90,12 @@ struct RedisLimiter {
                 call.run(affinity: affinity) { continuation.resume(returning: $0) }
             }
         }
-        return try result.get()
+        switch result {
+        case .success(let reports): return reports
+        case .failure(.invalid(let error)): throw error
+        case .failure(.unavailable(let error)): throw error
+        case .failure(let error): throw error
+        }
     }
 
     /// Decides through the pipeline; throws the caller's error as the `CheckError`, and a refused
