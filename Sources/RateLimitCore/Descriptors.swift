@@ -52,6 +52,13 @@ public struct DescriptorIndex: Sendable, Hashable {
     /// domain → first entry key → groups: a lookup hashes two strings and compares the rest,
     /// so it needs no array built from the request.
     private var table: [String: [String: [Group]]] = [:]
+    /// The same groups as a list per domain, scanned without hashing, while the index is small
+    /// (at most `scanLimit` groups): a few string comparisons beat two hashed lookups.
+    private var list: [(domain: String, groups: [Group])]?
+    static let scanLimit = 16
+
+    public static func == (a: DescriptorIndex, b: DescriptorIndex) -> Bool { a.table == b.table }
+    public func hash(into hasher: inout Hasher) { hasher.combine(table) }
 
     /// The result of looking a descriptor up.
     public enum Match: Sendable, Hashable {
@@ -101,6 +108,13 @@ public struct DescriptorIndex: Sendable, Hashable {
                 table[domain, default: [:]][keys[0], default: []].append(Group(keys: keys, candidates: ranked.map(\.element)))
             }
         }
+        list = Self.list(table)
+    }
+
+    private static func list(_ table: [String: [String: [Group]]]) -> [(domain: String, groups: [Group])]? {
+        let groups = table.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } }
+        guard groups <= scanLimit else { return nil }
+        return table.sorted { $0.key < $1.key }.map { (domain: $0.key, groups: $0.value.values.flatMap { $0 }) }
     }
 
     /// This index without `rule`'s descriptors.
@@ -115,6 +129,7 @@ public struct DescriptorIndex: Sendable, Hashable {
                 if !kept.isEmpty { copy.table[domain, default: [:]][first] = kept }
             }
         }
+        copy.list = Self.list(copy.table)
         return copy
     }
 
@@ -129,9 +144,15 @@ public struct DescriptorIndex: Sendable, Hashable {
     /// The rule and key for one descriptor's entries, given as their keys and values in order
     /// (slices of what Envoy's wire decoding yields: nothing is copied to look them up).
     public func match(domain: String, keys: ArraySlice<String>, values: ArraySlice<String>) -> Match {
-        guard let byFirst = table[domain] else { return .unknownDomain }
-        guard keys.count == values.count, let first = keys.first,
-              let group = byFirst[first]?.first(where: { $0.keys.elementsEqual(keys) }) else { return .noRule }
+        let found: Group?
+        if let list {
+            guard let groups = list.first(where: { $0.domain == domain })?.groups else { return .unknownDomain }
+            found = groups.first { $0.keys.elementsEqual(keys) }
+        } else {
+            guard let byFirst = table[domain] else { return .unknownDomain }
+            found = keys.first.flatMap { byFirst[$0]?.first { $0.keys.elementsEqual(keys) } }
+        }
+        guard keys.count == values.count, let group = found else { return .noRule }
         for candidate in group.candidates where Self.fixedValuesMatch(candidate.match.entries, values) {
             return .rule(candidate.rule, key: Self.key(candidate.match.entries, values))
         }

@@ -7,6 +7,17 @@ public enum GRPCEndpoint: String, Sendable, CaseIterable {
     case getStatus = "grpc_status"
     case report = "grpc_report"
     case shouldRateLimit = "envoy_should_rate_limit"
+
+    /// Its position in `allCases`, without building `allCases` per call.
+    public var position: Int {
+        switch self {
+        case .checkLimit: 0
+        case .checkBatch: 1
+        case .getStatus: 2
+        case .report: 3
+        case .shouldRateLimit: 4
+        }
+    }
 }
 
 /// Why an Envoy descriptor got no limit.
@@ -15,6 +26,9 @@ public enum UnmatchedDescriptor: String, Sendable, CaseIterable {
     case unknownDomain = "unknown_domain"
     /// The domain is known, but no rule matches the descriptor's entries.
     case noRule = "no_rule"
+
+    /// Its position in `allCases`.
+    public var position: Int { self == .unknownDomain ? 0 : 1 }
 }
 
 /// Where the gRPC methods report what they did (metrics live behind these).

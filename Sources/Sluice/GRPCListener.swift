@@ -35,9 +35,9 @@ struct GRPCListener: Service {
         let unmatched = UnmatchedDescriptor.allCases.map { metrics.envoyUnmatched(reason: $0.rawValue) }
         let observers = GRPCObservers(
             duration: { endpoint, ns in
-                durations[GRPCEndpoint.allCases.firstIndex(of: endpoint) ?? 0].recordNanoseconds(ns)
+                durations[endpoint.position].recordNanoseconds(ns)
             },
-            unmatched: { reason in unmatched[UnmatchedDescriptor.allCases.firstIndex(of: reason) ?? 0].increment() })
+            unmatched: { reason in unmatched[reason.position].increment() })
         service = GRPCService(pipeline: pipeline, observers: observers)
         var pipeline = GRPCServerPipeline()
         pipeline.idleTimeout = idleTimeout

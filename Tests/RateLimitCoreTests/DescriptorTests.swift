@@ -62,3 +62,29 @@ private func rule(_ name: String, _ matches: [DescriptorMatch], limit: Int64 = 5
         #expect(limiter.rules.descriptors.knows(domain: "d"))
     }
 }
+
+/// A large index (hashed lookups) answers exactly like a small one (scanned).
+@Suite struct DescriptorIndexSizeTests {
+    @Test func scannedAndHashedLookupsAgree() throws {
+        func rules(_ n: Int) throws -> [Rule] {
+            try (0..<n).map { i in
+                try Rule(
+                    name: "r\(i)", limits: Limits(algorithm: .fixedWindow, limit: 1, period: 1_000_000_000),
+                    descriptors: [DescriptorMatch(domain: "d\(i % 3)", entries: [DescriptorEntry(key: "k\(i)"), DescriptorEntry(key: "path", value: i % 2 == 0 ? "/a" : nil)])])
+            }
+        }
+        let small = try RuleSet(rules(6)).descriptors
+        let large = try RuleSet(rules(60)).descriptors
+        for i in 0..<6 {
+            for path in ["/a", "/b"] {
+                let keys = ["k\(i)", "path"][...]
+                let values = ["v", path][...]
+                #expect(small.match(domain: "d\(i % 3)", keys: keys, values: values) == large.match(domain: "d\(i % 3)", keys: keys, values: values))
+            }
+        }
+        #expect(small.match(domain: "d0", keys: ["k0", "path"][...], values: ["v", "/a"][...]) == .rule("r0", key: "v"))
+        #expect(large.match(domain: "nope", keys: ["k0"][...], values: ["v"][...]) == .unknownDomain)
+        #expect(small.match(domain: "nope", keys: ["k0"][...], values: ["v"][...]) == .unknownDomain)
+        #expect(small.match(domain: "d0", keys: ["zz"][...], values: ["v"][...]) == .noRule)
+    }
+}

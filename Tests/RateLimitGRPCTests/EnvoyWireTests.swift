@@ -122,3 +122,11 @@ import Testing
         }
     }
 }
+
+/// The positions the metrics index by follow `allCases`, so a new case cannot shift a series.
+@Suite struct EndpointPositionTests {
+    @Test func positionsFollowAllCases() {
+        #expect(GRPCEndpoint.allCases.enumerated().allSatisfy { $0.offset == $0.element.position })
+        #expect(UnmatchedDescriptor.allCases.enumerated().allSatisfy { $0.offset == $0.element.position })
+    }
+}

@@ -45,3 +45,9 @@ import Testing
         #expect(status == .badRequest && text.contains(message), "\(text)")
     }
 }
+
+@Suite struct APIEndpointPositionTests {
+    @Test func positionsFollowAllCases() {
+        #expect(APIHandler.Endpoint.allCases.enumerated().allSatisfy { $0.offset == $0.element.position })
+    }
+}
