@@ -74,12 +74,23 @@ public enum ConfigLoader {
 
     static func parseRedis(_ node: YAMLNode) throws(ConfigError) -> RedisSettings {
         let redis = try MappingReader(node, path: "backend.redis")
-        try redis.rejectUnknown(["url", "timeout_ms", "on_failure", "password_file"])
-        let url = try redis.requiredString("url")
+        try redis.rejectUnknown(["url", "timeout_ms", "on_failure", "password_file", "tls", "sentinel", "cluster"])
+        let sentinel = try redis.value("sentinel").map { node throws(ConfigError) in try parseSentinel(node) }
+        let cluster = try redis.value("cluster").map { node throws(ConfigError) in try parseCluster(node) }
+        if sentinel != nil, cluster != nil {
+            throw ConfigError.at(redis.node(for: "cluster"), "backend.redis.cluster", "cannot be combined with backend.redis.sentinel")
+        }
+        // With Sentinel or Cluster the URL is optional: only its scheme, login and database count.
+        let seed = sentinel.map { _ in "redis://localhost" } ?? cluster?.addresses.first.map { "redis://\($0)" }
+        let url: String
+        if let seed { url = try redis.string("url") ?? seed } else { url = try redis.requiredString("url") }
         guard ["redis://", "rediss://", "unix://"].contains(where: { url.hasPrefix($0) }),
               url.split(separator: "/", omittingEmptySubsequences: true).count >= 2
         else {
             throw ConfigError.at(redis.node(for: "url"), "backend.redis.url", "must be redis://host:port[/db], rediss://… or unix:///path")
+        }
+        if seed != nil, url.hasPrefix("unix://") {
+            throw ConfigError.at(redis.node(for: "url"), "backend.redis.url", "must be redis:// or rediss:// with sentinel or cluster")
         }
         let timeout = try redis.integer("timeout_ms") ?? 20
         guard (1...60_000).contains(timeout) else {
@@ -89,8 +100,51 @@ public enum ConfigLoader {
         guard let policy = FailurePolicy(rawValue: policyText) else {
             throw ConfigError.at(redis.node(for: "on_failure"), "backend.redis.on_failure", "must be allow, deny or local, got \"\(policyText)\"")
         }
-        let passwordFile = try redis.string("password_file")
-        return RedisSettings(url: url, timeoutMilliseconds: Int(timeout), onFailure: policy, passwordFile: passwordFile)
+        return RedisSettings(
+            url: url, timeoutMilliseconds: Int(timeout), onFailure: policy, passwordFile: try redis.string("password_file"),
+            tls: try redis.value("tls").map { node throws(ConfigError) in try parseTLS(node) }, sentinel: sentinel, cluster: cluster)
+    }
+
+    static func parseTLS(_ node: YAMLNode) throws(ConfigError) -> RedisTLSSettings {
+        let tls = try MappingReader(node, path: "backend.redis.tls")
+        try tls.rejectUnknown(["ca_file", "cert_file", "key_file", "server_name"])
+        let settings = RedisTLSSettings(
+            caFile: try tls.string("ca_file"), certFile: try tls.string("cert_file"), keyFile: try tls.string("key_file"),
+            serverName: try tls.string("server_name"))
+        if (settings.certFile == nil) != (settings.keyFile == nil) {
+            let missing = settings.certFile == nil ? "cert_file" : "key_file"
+            throw ConfigError.at(node, "backend.redis.tls.\(missing)", "is required with \(missing == "cert_file" ? "key_file" : "cert_file")")
+        }
+        return settings
+    }
+
+    static func parseSentinel(_ node: YAMLNode) throws(ConfigError) -> RedisSentinelSettings {
+        let sentinel = try MappingReader(node, path: "backend.redis.sentinel")
+        try sentinel.rejectUnknown(["master", "addresses", "password_file"])
+        return RedisSentinelSettings(
+            master: try sentinel.requiredString("master"), addresses: try addresses(sentinel),
+            passwordFile: try sentinel.string("password_file"))
+    }
+
+    static func parseCluster(_ node: YAMLNode) throws(ConfigError) -> RedisClusterSettings {
+        let cluster = try MappingReader(node, path: "backend.redis.cluster")
+        try cluster.rejectUnknown(["addresses"])
+        return RedisClusterSettings(addresses: try addresses(cluster))
+    }
+
+    /// A non-empty list of `host:port`.
+    static func addresses(_ reader: MappingReader) throws(ConfigError) -> [HostPort] {
+        guard let nodes = try reader.sequence("addresses"), !nodes.isEmpty else {
+            throw ConfigError.at(reader.node(for: "addresses"), reader.child("addresses"), "is required: a list of host:port")
+        }
+        var out: [HostPort] = []
+        for (i, node) in nodes.enumerated() {
+            guard case .scalar(let scalar) = node, let address = HostPort(scalar.text) else {
+                throw ConfigError.at(node, "\(reader.child("addresses"))[\(i)]", "must be host:port with a port from 1 to 65535")
+            }
+            out.append(address)
+        }
+        return out
     }
 
     static func parseRule(_ node: YAMLNode, path: String) throws(ConfigError) -> Rule {

@@ -42,12 +42,86 @@ public struct RedisSettings: Sendable, Equatable {
     /// A file whose first line is the password (overrides one in the URL); never logged.
     public var passwordFile: String?
 
-    public init(url: String, timeoutMilliseconds: Int = 20, onFailure: FailurePolicy = .local, passwordFile: String? = nil) {
+    /// `backend.redis.tls`: TLS with a private CA or a client certificate (also turns TLS on
+    /// for a `redis://` URL).
+    public var tls: RedisTLSSettings?
+    /// `backend.redis.sentinel`: find the master through Sentinel.
+    public var sentinel: RedisSentinelSettings?
+    /// `backend.redis.cluster`: a Redis Cluster, found from these nodes.
+    public var cluster: RedisClusterSettings?
+
+    public init(
+        url: String, timeoutMilliseconds: Int = 20, onFailure: FailurePolicy = .local, passwordFile: String? = nil,
+        tls: RedisTLSSettings? = nil, sentinel: RedisSentinelSettings? = nil, cluster: RedisClusterSettings? = nil
+    ) {
         self.url = url
         self.timeoutMilliseconds = timeoutMilliseconds
         self.onFailure = onFailure
         self.passwordFile = passwordFile
+        self.tls = tls
+        self.sentinel = sentinel
+        self.cluster = cluster
     }
+}
+
+/// `backend.redis.tls`; files are PEM.
+public struct RedisTLSSettings: Sendable, Equatable {
+    public var caFile: String?
+    public var certFile: String?
+    public var keyFile: String?
+    public var serverName: String?
+
+    public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, serverName: String? = nil) {
+        self.caFile = caFile
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.serverName = serverName
+    }
+}
+
+/// `backend.redis.sentinel`: the master's name and where the sentinels are (`host:port`).
+public struct RedisSentinelSettings: Sendable, Equatable {
+    public var master: String
+    public var addresses: [HostPort]
+    /// The sentinels' own password (`requirepass` in sentinel.conf), if any.
+    public var passwordFile: String?
+
+    public init(master: String, addresses: [HostPort], passwordFile: String? = nil) {
+        self.master = master
+        self.addresses = addresses
+        self.passwordFile = passwordFile
+    }
+}
+
+/// `backend.redis.cluster`: seed nodes; the rest of the cluster is learnt from them.
+public struct RedisClusterSettings: Sendable, Equatable {
+    public var addresses: [HostPort]
+
+    public init(addresses: [HostPort]) { self.addresses = addresses }
+}
+
+/// `host:port` (`[v6]:port` for IPv6).
+public struct HostPort: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port` or `[v6]:port`; nil when either part is missing or the port is not 1…65535.
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
+            return nil
+        }
+        var host = Substring(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        guard !host.isEmpty else { return nil }
+        self.init(host: String(host), port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// A configuration error: the field (a path such as `rules[2].period`), where it is, and why.

@@ -15,17 +15,54 @@ public enum RESPValue: Sendable, Equatable {
 
 /// Writes commands as RESP arrays of bulk strings.
 public enum RESPEncoder {
+    /// One write of the whole command (its size counted first): a command is written for every
+    /// check, and piecewise writes cost a capacity check and an exclusivity check per piece.
     public static func write(_ arguments: [String], into buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt8(ascii: "*"))
-        buffer.writeString(String(arguments.count))
-        buffer.writeStaticString("\r\n")
+        var total = 3 + digits(arguments.count)
         for argument in arguments {
-            buffer.writeInteger(UInt8(ascii: "$"))
-            buffer.writeString(String(argument.utf8.count))
-            buffer.writeStaticString("\r\n")
-            buffer.writeString(argument)
-            buffer.writeStaticString("\r\n")
+            let count = argument.utf8.count
+            total += 5 + digits(count) + count
         }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
+            var at = header(UInt8(ascii: "*"), arguments.count, into: out, at: 0)
+            for var argument in arguments {
+                at = header(UInt8(ascii: "$"), argument.utf8.count, into: out, at: at)
+                argument.withUTF8 { bytes in
+                    if let source = bytes.baseAddress, let target = out.baseAddress {
+                        (target + at).copyMemory(from: source, byteCount: bytes.count)
+                    }
+                    at += bytes.count
+                }
+                out[at] = 13
+                out[at + 1] = 10
+                at += 2
+            }
+            return at
+        }
+    }
+
+    /// `TYPE` `n` CR LF at `at`; returns where it ends.
+    private static func header(_ type: UInt8, _ n: Int, into out: UnsafeMutableRawBufferPointer, at start: Int) -> Int {
+        out[start] = type
+        let width = digits(n)
+        var value = n
+        for i in stride(from: start + width, to: start, by: -1) {
+            out[i] = UInt8(ascii: "0") + UInt8(value % 10)
+            value /= 10
+        }
+        out[start + width + 1] = 13
+        out[start + width + 2] = 10
+        return start + width + 3
+    }
+
+    /// Decimal digits of `n` ≥ 0.
+    private static func digits(_ n: Int) -> Int {
+        var (count, value) = (1, n)
+        while value >= 10 {
+            value /= 10
+            count += 1
+        }
+        return count
     }
 }
 
@@ -64,17 +101,24 @@ public struct RESPDecoder: Sendable {
         case UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: ":"), UInt8(ascii: "_"), UInt8(ascii: "$"), UInt8(ascii: "*"): break
         default: throw Failure(description: "unknown RESP type byte \(type)")
         }
-        guard let line = try readLine(&buffer, skippingType: true) else { return nil }
+        guard let (start, end) = try lineBounds(buffer) else { return nil }
+        let view = buffer.readableBytesView
+        buffer.moveReaderIndex(to: end + 2)
+        // Numbers are parsed from the bytes: a reply is mostly numbers, and a String per line cost
+        // more than the rest of the decoding.
+        let isText = type == UInt8(ascii: "+") || type == UInt8(ascii: "-")
+        let number = isText ? nil : Self.integer(view[(start + 1)..<end])
+        let line = { String(decoding: view[(start + 1)..<end], as: UTF8.self) }
         switch type {
-        case UInt8(ascii: "+"): return .simpleString(line)
-        case UInt8(ascii: "-"): return .error(line)
+        case UInt8(ascii: "+"): return .simpleString(line())
+        case UInt8(ascii: "-"): return .error(line())
         case UInt8(ascii: ":"):
-            guard let n = Int64(line) else { throw Failure(description: "bad RESP integer \(line)") }
+            guard let n = number else { throw Failure(description: "bad RESP integer \(line())") }
             return .integer(n)
         case UInt8(ascii: "_"): return .null
         case UInt8(ascii: "$"):
-            guard let length = Int(line), length >= -1, length <= maxBulkBytes else {
-                throw Failure(description: "bad RESP bulk length \(line)")
+            guard let length = number.map(Int.init), length >= -1, length <= maxBulkBytes else {
+                throw Failure(description: "bad RESP bulk length \(line())")
             }
             if length == -1 { return .bulkString(nil) }
             guard buffer.readableBytes >= length + 2 else { return nil }
@@ -82,8 +126,8 @@ public struct RESPDecoder: Sendable {
             guard buffer.readInteger(as: UInt16.self) == 0x0D0A else { throw Failure(description: "bulk string without CRLF") }
             return .bulkString(data)
         case UInt8(ascii: "*"):
-            guard let count = Int(line), count >= -1, count <= maxArrayCount else {
-                throw Failure(description: "bad RESP array length \(line)")
+            guard let count = number.map(Int.init), count >= -1, count <= maxArrayCount else {
+                throw Failure(description: "bad RESP array length \(line())")
             }
             if count == -1 { return .array(nil) }
             var items: [RESPValue] = []
@@ -98,7 +142,9 @@ public struct RESPDecoder: Sendable {
         }
     }
 
-    private func readLine(_ buffer: inout ByteBuffer, skippingType: Bool) throws(Failure) -> String? {
+    /// Where the line at the reader index ends: (its first byte, its CR), or nil until the CRLF
+    /// has arrived.
+    private func lineBounds(_ buffer: ByteBuffer) throws(Failure) -> (Int, Int)? {
         let view = buffer.readableBytesView
         guard let cr = view.firstIndex(of: 13) else {
             if view.count > Self.maxLineBytes { throw Failure(description: "RESP line too long") }
@@ -108,9 +154,24 @@ public struct RESPDecoder: Sendable {
         if cr - view.startIndex > Self.maxLineBytes { throw Failure(description: "RESP line too long") }
         guard cr + 1 < view.endIndex else { return nil }
         guard view[cr + 1] == 10 else { throw Failure(description: "RESP line without CRLF") }
-        let start = view.startIndex + (skippingType ? 1 : 0)
-        let line = String(decoding: view[start..<cr], as: UTF8.self)
-        buffer.moveReaderIndex(to: cr + 2)
-        return line
+        return (view.startIndex, cr)
+    }
+
+    /// An optionally signed decimal that fits Int64, as `Int64(String)` reads it; else nil.
+    static func integer(_ bytes: ByteBufferView.SubSequence) -> Int64? {
+        var digits = bytes[...]
+        let negative = digits.first == UInt8(ascii: "-")
+        if negative || digits.first == UInt8(ascii: "+") { digits = digits.dropFirst() }
+        guard !digits.isEmpty else { return nil }
+        var value: Int64 = 0
+        for byte in digits {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            let digit = Int64(byte - UInt8(ascii: "0"))
+            let (shifted, o1) = value.multipliedReportingOverflow(by: 10)
+            let (next, o2) = negative ? shifted.subtractingReportingOverflow(digit) : shifted.addingReportingOverflow(digit)
+            guard !o1, !o2 else { return nil }
+            value = next
+        }
+        return value
     }
 }

@@ -1,4 +1,5 @@
 public import NIOCore
+import NIOSSL
 
 /// One command on its way: its encoded bytes, the promise its reply completes, and when it
 /// must have been answered.
@@ -48,6 +49,8 @@ public enum RedisConnectionError: Error, Sendable, Hashable, CustomStringConvert
     case timeout
     case protocolError(String)
     case unavailable(String)
+    /// The TLS handshake failed (an untrusted certificate, a wrong name, no client certificate).
+    case tls(String)
 
     public var description: String {
         switch self {
@@ -55,6 +58,7 @@ public enum RedisConnectionError: Error, Sendable, Hashable, CustomStringConvert
         case .timeout: "Redis did not answer in time"
         case .protocolError(let why): "Redis protocol error: \(why)"
         case .unavailable(let why): "Redis unavailable: \(why)"
+        case .tls(let why): "TLS with Redis failed: \(why)"
         }
     }
 }
@@ -137,7 +141,8 @@ final class RESPChannelHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        failAll(RedisConnectionError.unavailable("\(error)"))
+        let isTLS = error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError
+        failAll(isTLS ? .tls("\(error)") : .unavailable("\(error)"))
         context.close(promise: nil)
     }
 

@@ -1,21 +1,26 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// One connection to Redis, owned by one event loop. It connects on first use, logs in and
 /// runs the setup commands (AUTH, SELECT, SCRIPT LOAD), pipelines every command sent to it,
 /// gives each a deadline, and after a failure reconnects with exponential backoff and jitter.
 final class RedisConnection: Sendable {
     enum State {
-        case idle(retryAt: NIODeadline, failures: Int)
+        /// `lastError`: why the last attempt failed, repeated while backing off (a TLS failure
+        /// stays a TLS failure in every answer, not "reconnecting").
+        case idle(retryAt: NIODeadline, failures: Int, lastError: RedisConnectionError? = nil)
         case connecting(EventLoopFuture<any Channel>)
         case ready(any Channel)
     }
 
     let eventLoop: any EventLoop
     private let endpoint: RedisEndpoint
+    private let tlsContext: NIOSSLContext?
     private let connectTimeout: TimeAmount
     private let setup: @Sendable () -> [[String]]
-    private let onSetup: @Sendable ([RESPValue]) -> Void
+    private let onSetup: @Sendable ([RESPValue]) throws -> Void
+    private let resolve: (@Sendable (any EventLoop) -> EventLoopFuture<RedisEndpoint.Address>)?
     private let state: NIOLoopBoundBox<State>
     /// A flush is scheduled for the end of this event-loop tick (commands written meanwhile
     /// share one write syscall).
@@ -26,13 +31,18 @@ final class RedisConnection: Sendable {
     static let firstBackoff: TimeAmount = .milliseconds(50)
 
     /// - Parameters:
+    ///   - tlsContext: made once from `endpoint.tls` and shared by every connection.
     ///   - setup: the commands to send first on every new connection.
-    ///   - onSetup: receives their replies (none of which is an error).
+    ///   - onSetup: receives their replies (none of which is an error); throwing refuses the connection.
+    ///   - resolve: where to connect, asked before every attempt (Sentinel); else `endpoint.address`.
     init(
-        endpoint: RedisEndpoint, eventLoop: any EventLoop, connectTimeout: TimeAmount,
-        setup: @escaping @Sendable () -> [[String]], onSetup: @escaping @Sendable ([RESPValue]) -> Void
+        endpoint: RedisEndpoint, tlsContext: NIOSSLContext?, eventLoop: any EventLoop, connectTimeout: TimeAmount,
+        setup: @escaping @Sendable () -> [[String]], onSetup: @escaping @Sendable ([RESPValue]) throws -> Void,
+        resolve: (@Sendable (any EventLoop) -> EventLoopFuture<RedisEndpoint.Address>)? = nil
     ) {
+        self.resolve = resolve
         self.endpoint = endpoint
+        self.tlsContext = tlsContext
         self.eventLoop = eventLoop
         self.connectTimeout = connectTimeout
         self.setup = setup
@@ -100,9 +110,9 @@ final class RedisConnection: Sendable {
             return channel()
         case .connecting(let future):
             return future
-        case .idle(let retryAt, let failures):
+        case .idle(let retryAt, let failures, let lastError):
             guard NIODeadline.now() >= retryAt else {
-                return eventLoop.makeFailedFuture(RedisConnectionError.unavailable("reconnecting (attempt \(failures + 1) soon)"))
+                return eventLoop.makeFailedFuture(lastError ?? RedisConnectionError.unavailable("reconnecting (attempt \(failures + 1) soon)"))
             }
             let future = connect()
             state.value = .connecting(future)
@@ -115,8 +125,9 @@ final class RedisConnection: Sendable {
                             self.state.value = .idle(retryAt: .now(), failures: 0)
                         }
                     }
-                case .failure:
-                    self.state.value = .idle(retryAt: .now() + Self.backoff(failures: failures + 1), failures: failures + 1)
+                case .failure(let error):
+                    self.state.value = .idle(
+                        retryAt: .now() + Self.backoff(failures: failures + 1), failures: failures + 1, lastError: error as? RedisConnectionError)
                 }
             }
             return future
@@ -131,13 +142,27 @@ final class RedisConnection: Sendable {
     }
 
     private func connect() -> EventLoopFuture<any Channel> {
+        guard let resolve else { return connect(to: endpoint.address) }
+        return resolve(eventLoop).flatMap { address in self.connect(to: address) }
+    }
+
+    private func connect(to address: RedisEndpoint.Address) -> EventLoopFuture<any Channel> {
+        var tls: (NIOSSLContext, String?)?
+        if let tlsContext, let settings = endpoint.tls, case .tcp(let host, _) = address {
+            tls = (tlsContext, settings.hostname(for: host))
+        }
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RESPChannelHandler()) }
+            .channelInitializer { [tls] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let (context, hostname) = tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: hostname))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(RESPChannelHandler())
+                }
             }
         let connected: EventLoopFuture<any Channel>
-        switch endpoint.address {
+        switch address {
         case .tcp(let host, let port):
             connected = bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1).connect(host: host, port: port)
         case .unix(let path):
@@ -165,13 +190,21 @@ final class RedisConnection: Sendable {
                         throw RedisConnectionError.unavailable("\(arguments.first ?? "setup") failed: \(message)")
                     }
                 }
-                onSetup(values)
+                try onSetup(values)
                 return channel
             }.flatMapErrorThrowing { error in
                 timer.cancel()
                 channel.close(promise: nil)
                 throw error
             }
+        }
+    }
+
+    /// Closes the current channel, failing what waits on it; the next command connects again
+    /// at once (Sentinel named a new master, or this one turned replica).
+    func drop() {
+        eventLoop.execute {
+            if case .ready(let channel) = self.state.value { channel.close(promise: nil) }
         }
     }
 

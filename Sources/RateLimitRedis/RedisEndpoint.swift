@@ -1,7 +1,7 @@
-/// Where Redis is and how to log in, parsed from `redis://[user:password@]host[:port][/db]`
-/// or `unix:///path[?db=N]`. The password is never part of `description`.
+/// Where Redis is and how to log in, parsed from `redis://[user:password@]host[:port][/db]`,
+/// `rediss://…` (TLS) or `unix:///path[?db=N]`. The password is never part of `description`.
 public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
-    public enum Address: Sendable, Equatable {
+    public enum Address: Sendable, Hashable {
         case tcp(host: String, port: Int)
         case unix(path: String)
     }
@@ -10,23 +10,25 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var username: String?
     public var password: String?
     public var database: Int
+    /// TLS settings; nil for plaintext.
+    public var tls: RedisTLS?
+    /// One server (`address`), a Cluster found from seed nodes, or Sentinel's master.
+    public var topology: RedisTopology = .single
 
     public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
         public var description: String
     }
 
-    public init(address: Address, username: String? = nil, password: String? = nil, database: Int = 0) {
+    public init(address: Address, username: String? = nil, password: String? = nil, database: Int = 0, tls: RedisTLS? = nil) {
         self.address = address
         self.username = username
         self.password = password
         self.database = database
+        self.tls = tls
     }
 
-    /// Parses a Redis URL. `rediss://` (TLS) is refused with a clear message: this build has no TLS.
+    /// Parses a Redis URL; `rediss://` turns TLS on with the system trust store.
     public init(url: String) throws(ParseError) {
-        if url.hasPrefix("rediss://") {
-            throw ParseError(description: "rediss:// (TLS) is not supported by this build; use redis:// or unix://")
-        }
         if let rest = url.dropPrefix("unix://") {
             let parts = rest.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
             let path = String(parts[0])
@@ -42,8 +44,9 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
             self.init(address: .unix(path: path), database: database)
             return
         }
-        guard let rest = url.dropPrefix("redis://") else {
-            throw ParseError(description: "must start with redis:// or unix://")
+        let tls = url.hasPrefix("rediss://")
+        guard let rest = url.dropPrefix("redis://") ?? url.dropPrefix("rediss://") else {
+            throw ParseError(description: "must start with redis://, rediss:// or unix://")
         }
         var authority = Substring(rest)
         var database = 0
@@ -85,14 +88,16 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
             port = p
         }
         guard !host.isEmpty else { throw ParseError(description: "a host is required: redis://host:6379") }
-        self.init(address: .tcp(host: host, port: port), username: username, password: password, database: database)
+        self.init(
+            address: .tcp(host: host, port: port), username: username, password: password, database: database,
+            tls: tls ? RedisTLS() : nil)
     }
 
     /// The URL without its password, for logs.
     public var description: String {
         let user = username.map { "\($0)@" } ?? (password != nil ? "***@" : "")
         switch address {
-        case .tcp(let host, let port): return "redis://\(user)\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
+        case .tcp(let host, let port): return "\(tls == nil ? "redis" : "rediss")://\(user)\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
         case .unix(let path): return "unix://\(path)?db=\(database)"
         }
     }
@@ -110,6 +115,16 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
         }
         return String(decoding: bytes, as: UTF8.self)
     }
+}
+
+/// How the Redis servers are arranged.
+public enum RedisTopology: Sendable, Equatable {
+    /// One server at the endpoint's address (or a proxy in front of several).
+    case single
+    /// A Redis Cluster; the rest of it is learnt from these nodes (`CLUSTER SLOTS`).
+    case cluster(seeds: [RedisEndpoint.Address])
+    /// The master that these sentinels name `master` (they may need their own `password`).
+    case sentinel(master: String, sentinels: [RedisEndpoint.Address], password: String?)
 }
 
 extension String {

@@ -38,12 +38,32 @@ extension Algorithm {
 }
 
 extension RedisStore {
-    /// `PREFIX:{RULE:KEY}:ALGORITHM:LIMIT:PERIOD_MS:BURST`. The `{…}` hash tag keeps a key's
-    /// state on one Cluster slot; the limits are part of the name, so a changed rule or an
-    /// override starts fresh instead of reading state measured against other limits.
+    /// `PREFIX:{KEY}:RULE:ALGORITHM:LIMIT:PERIOD_MS:BURST`. The hash tag `{KEY}` is the client's
+    /// key alone, so every rule of one client lives on one Cluster slot and a batch over them is
+    /// one atomic script call; the limits are part of the name, so a changed rule or an override
+    /// starts fresh instead of reading state measured against other limits.
     func redisKey(rule: String, _ item: StoreItem) -> String {
         let l = item.limits
-        return "\(options.keyPrefix):{\(rule):\(item.key)}:\(l.algorithm.scriptCode):\(l.limit):\(l.period / 1_000_000):\(l.burst)"
+        return "\(options.keyPrefix):{\(Self.hashTag(item.key))}:\(rule):\(l.algorithm.scriptCode):\(l.limit):\(l.period / 1_000_000):\(l.burst)"
+    }
+
+    /// The key with `%`, `{` and `}` percent-encoded: a `}` would end the tag early (a leading
+    /// one would leave it empty, and Redis would then hash the whole name, rule included).
+    static func hashTag(_ key: String) -> String {
+        guard key.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}") }) else {
+            return key
+        }
+        var out = ""
+        out.reserveCapacity(key.utf8.count + 8)
+        for character in key.unicodeScalars {
+            switch character {
+            case "%": out += "%25"
+            case "{": out += "%7B"
+            case "}": out += "%7D"
+            default: out.unicodeScalars.append(character)
+            }
+        }
+        return out
     }
 
     /// KEYS and ARGV for one item (single-key script) or several (batch script).

@@ -34,8 +34,12 @@ public final class RedisStore: Sendable {
     let clock: any NanosecondClock
     let observer: (any BackendObserver)?
     let logger: Logger
-    private let connections: [RedisConnection]
-    private let byLoop: [ObjectIdentifier: Int]
+    private let route: any RedisRoute
+    /// True on Cluster, where a batch over several slots is split by slot (`decideAcrossSlots`).
+    private let splitsBySlot: Bool
+    private let healthLoop: any EventLoop
+    /// The group's event loops by identity, for a caller's `affinity`.
+    private let loops: [ObjectIdentifier: any EventLoop]
     private let breaker: Mutex<CircuitBreaker>
     private let shas = ScriptSHAs()
     private let denials = Mutex<[ExactKey: CachedDenial]>([:])
@@ -54,37 +58,22 @@ public final class RedisStore: Sendable {
     /// - Parameters:
     ///   - group: one connection is made per event loop of `group`.
     ///   - fallback: the in-memory store used by `on_failure: local`.
+    /// - Throws: when `endpoint.tls` names a file that cannot be used.
     public init(
         endpoint: RedisEndpoint, options: RedisStoreOptions, group: any EventLoopGroup, fallback: MemoryStore,
         clock: any NanosecondClock, observer: (any BackendObserver)?, logger: Logger
-    ) {
+    ) throws(RedisTLS.Problem) {
+        let tlsContext = try endpoint.tls?.makeContext()
         self.options = options
         self.fallback = fallback
         self.clock = clock
         self.observer = observer
         self.logger = logger
         self.breaker = Mutex(CircuitBreaker(failureThreshold: options.breakerThreshold, openDuration: options.breakerOpen.nanoseconds))
-        let shas = self.shas
-        var setup: [[String]] = []
-        if let password = endpoint.password {
-            setup.append(endpoint.username.map { ["AUTH", $0, password] } ?? ["AUTH", password])
-        }
-        if endpoint.database != 0 { setup.append(["SELECT", String(endpoint.database)]) }
-        let scripts = Script.allCases
-        let loadFrom = setup.count
-        setup += scripts.map { ["SCRIPT", "LOAD", $0.source] }
-        let commands = setup
-        var connections: [RedisConnection] = []
-        var byLoop: [ObjectIdentifier: Int] = [:]
-        for loop in group.makeIterator() {
-            byLoop[ObjectIdentifier(loop)] = connections.count
-            connections.append(RedisConnection(
-                endpoint: endpoint, eventLoop: loop, connectTimeout: options.connectTimeout,
-                setup: { commands },
-                onSetup: { replies in shas.learn(zip(scripts, replies[loadFrom...])) }))
-        }
-        self.connections = connections
-        self.byLoop = byLoop
+        (route, splitsBySlot) = Self.route(
+            to: endpoint, tlsContext: tlsContext, group: group, options: options, shas: shas)
+        healthLoop = group.next()
+        loops = Dictionary(group.makeIterator().map { (ObjectIdentifier($0), $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// True while Redis answers (the last call or health probe succeeded).
@@ -96,29 +85,41 @@ public final class RedisStore: Sendable {
 
     /// Starts the background health probe (PING every `healthInterval`).
     public func start() {
-        guard let connection = connections.first else { return }
-        let task = connection.eventLoop.scheduleRepeatedAsyncTask(initialDelay: .zero, delay: options.healthInterval) { _ in
-            self.timed("ping", connection.send(["PING"], timeout: max(self.options.timeout, .milliseconds(250))).flatMapThrowing(Self.checked))
+        let route = self.route
+        let loop = healthLoop
+        let task = loop.scheduleRepeatedAsyncTask(initialDelay: .zero, delay: options.healthInterval) { _ in
+            let ping = route.send(["PING"], key: nil, timeout: max(self.options.timeout, .milliseconds(250)), on: loop)
+            return self.timed("ping", ping.flatMapThrowing(Self.checked))
                 .map { _ in () }
                 .recover { error in self.noteFailure(error) }
         }
         health.withLock { $0 = task }
+        route.watch(on: loop)
+    }
+
+    /// Connects and PINGs once: nil when Redis answered, else why not. For the start, where a
+    /// TLS failure with `on_failure: deny` is a configuration error rather than an outage.
+    public func firstContact() async -> RedisConnectionError? {
+        do {
+            _ = try await route.send(["PING"], key: nil, timeout: options.connectTimeout, on: healthLoop).get()
+            return nil
+        } catch let error as RedisConnectionError {
+            return error
+        } catch {
+            return .unavailable("\(error)")
+        }
     }
 
     /// Stops the probe and closes every connection.
     public func shutdown() async {
         health.withLock { $0?.cancel(); $0 = nil }
-        for connection in connections { try? await connection.close().get() }
+        await route.close()
     }
 
-    private func connection(for eventLoop: any EventLoop) -> RedisConnection {
-        connections[byLoop[ObjectIdentifier(eventLoop)] ?? 0]
-    }
-
-    /// The event loop of the connection serving `affinity` (an event loop's identity); the
-    /// first connection's for an unknown caller.
+    /// The event loop `affinity` names (a caller on one of the group's loops uses that loop's
+    /// connections and is answered there); the health probe's loop for any other caller.
     func eventLoop(for affinity: ObjectIdentifier?) -> any EventLoop {
-        connections[affinity.flatMap { byLoop[$0] } ?? 0].eventLoop
+        affinity.flatMap { loops[$0] } ?? healthLoop
     }
 
     // MARK: deciding
@@ -136,11 +137,8 @@ public final class RedisStore: Sendable {
         guard breaker.withLock({ $0.allow(now: now) }) else {
             return eventLoop.makeCompletedFuture(policy(items.map(\.1), commit: commit, reason: "circuit breaker open"))
         }
-        let script: Script = items.count == 1 ? Script(items[0].1.limits.algorithm) : .batch
-        let arguments = self.arguments(items, commit: commit)
-        let connection = self.connection(for: eventLoop)
-        let stored = items.map(\.1)
-        return evaluate(script, arguments, on: connection) { reply in try Self.decode(reply, items: stored, batch: script == .batch) }
+        let decided = splitsBySlot ? decideBySlot(items, commit: commit, on: eventLoop) : decideAtOnce(items, commit: commit, on: eventLoop)
+        return decided
             .flatMapErrorThrowing { error in
                 self.noteFailure(error)
                 return try self.policy(items.map(\.1), commit: commit, reason: "\(error)").get()
@@ -152,13 +150,23 @@ public final class RedisStore: Sendable {
             .hop(to: eventLoop)
     }
 
+    /// One script call over `items` (all on one slot, or on a server without slots).
+    func decideAtOnce(_ items: [(String, StoreItem)], commit: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<BatchDecision> {
+        let script: Script = items.count == 1 ? Script(items[0].1.limits.algorithm) : .batch
+        let arguments = self.arguments(items, commit: commit)
+        let stored = items.map(\.1)
+        return evaluate(script, arguments, key: arguments[1], on: eventLoop) { reply in
+            try Self.decode(reply, items: stored, batch: script == .batch)
+        }
+    }
+
     /// Forgets one key's state in Redis (and in the local fallback).
     public func reset(_ check: PreparedCheck, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         guard let item = check.item else { return eventLoop.makeSucceededVoidFuture() }
         let key = redisKey(rule: check.rule, item)
         _ = denials.withLock { $0.removeValue(forKey: ExactKey(key)) }
         fallback.reset(slot: item.slot, key: item.key)
-        return timed("del", connection(for: eventLoop).send(["DEL", key], timeout: options.timeout).flatMapThrowing(Self.checked))
+        return timed("del", route.send(["DEL", key], key: key, timeout: options.timeout, on: eventLoop).flatMapThrowing(Self.checked))
             .map { _ in () }
             .flatMapErrorThrowing { error in
                 self.noteFailure(error)
@@ -198,7 +206,8 @@ public final class RedisStore: Sendable {
             }
         }
         guard breaker.withLock({ $0.allow(now: now) }) else { return eventLoop.makeCompletedFuture { try fallback("circuit breaker open") } }
-        return evaluate(.report, reportArguments(rule: rule, item, id: id), on: connection(for: eventLoop)) { reply in
+        let arguments = reportArguments(rule: rule, item, id: id)
+        return evaluate(.report, arguments, key: arguments[1], on: eventLoop) { reply in
             try Self.decodeReport(reply, item: item)
         }
         .flatMapErrorThrowing { error in
@@ -212,27 +221,33 @@ public final class RedisStore: Sendable {
     /// runs inside the timing, so a reply outside the scripts' contract counts as an error, not
     /// as a success that closes the circuit breaker (red team 2, F1).
     private func evaluate<Answer: Sendable>(
-        _ script: Script, _ arguments: [String], on connection: RedisConnection,
+        _ script: Script, _ arguments: [String], key: String, on eventLoop: any EventLoop,
         decode: @escaping @Sendable (RESPValue) throws -> Answer
     ) -> EventLoopFuture<Answer> {
-        let timeout = options.timeout
-        let eval: @Sendable () -> EventLoopFuture<Answer> = { self.timed("eval", connection.send(["EVAL", script.source] + arguments, timeout: timeout).flatMapThrowing { try decode(Self.checked($0)) }) }
+        let (timeout, route) = (options.timeout, self.route)
+        let eval: @Sendable () -> EventLoopFuture<Answer> = {
+            let reply = route.send(["EVAL", script.source] + arguments, key: key, timeout: timeout, on: eventLoop)
+            return self.timed("eval", reply.flatMapThrowing { try decode(Self.checked($0)) })
+        }
         guard let sha = shas[script] else { return eval() }
-        return timed("evalsha", connection.send(["EVALSHA", sha] + arguments, timeout: timeout).flatMapThrowing { reply -> Answer? in
+        let reply = route.send(["EVALSHA", sha] + arguments, key: key, timeout: timeout, on: eventLoop)
+        return timed("evalsha", reply.flatMapThrowing { reply -> Answer? in
             if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") { return nil }  // answered: EVAL follows
             return try decode(Self.checked(reply))
         }).flatMap { decided in
-            decided.map { connection.eventLoop.makeSucceededFuture($0) } ?? eval()
+            decided.map { eventLoop.makeSucceededFuture($0) } ?? eval()
         }
     }
 
     private static func checked(_ reply: RESPValue) throws -> RESPValue {
-        if case .error(let message) = reply { throw RedisConnectionError.protocolError(message) }
+        if case .error(let message) = reply { throw RedisErrorReply(message: message) }
         return reply
     }
 
     /// Counts and times one Redis operation, and keeps `up` and the breaker current: a usable
-    /// answer is "ok"; an error reply or a reply outside the contract "error".
+    /// answer is "ok"; an error reply or a reply outside the contract "error". An error reply
+    /// (CROSSSLOT, WRONGTYPE, NOSCRIPT …) proves the connection works: for the breaker it is a
+    /// success, never a failure.
     private func timed<T: Sendable>(_ operation: String, _ future: EventLoopFuture<T>) -> EventLoopFuture<T> {
         let started = NIODeadline.now()
         future.whenComplete { result in
@@ -241,11 +256,11 @@ public final class RedisStore: Sendable {
             switch result {
             case .success: status = "ok"
             case .failure(RedisConnectionError.timeout): status = "timeout"
-            case .failure(RedisConnectionError.protocolError): status = "error"
+            case .failure(RedisConnectionError.protocolError), .failure(is RedisErrorReply): status = "error"
             case .failure: status = "unavailable"
             }
             self.observer?.operation(operation, status: status, seconds: seconds)
-            if status == "ok" {
+            if status == "ok" || result.isErrorReply {
                 self.breaker.withLock { $0.recordSuccess() }
                 self.setUp(true)
             }
@@ -254,6 +269,7 @@ public final class RedisStore: Sendable {
     }
 
     private func noteFailure(_ error: any Error) {
+        if error is RedisErrorReply { return }  // Redis answered: neither down nor a breaker failure
         let now = clock.now
         breaker.withLock { $0.recordFailure(now: now) }
         if case RedisConnectionError.protocolError = error { return }  // Redis answered: it is up
@@ -336,20 +352,5 @@ public final class RedisStore: Sendable {
     public func sweep() {
         let now = clock.now
         denials.withLock { cache in cache = cache.filter { now - $0.value.decidedAt < $0.value.decision.retryAfter } }
-    }
-}
-
-/// The SHA1 of each script, as `SCRIPT LOAD` reported it (the same on every connection).
-final class ScriptSHAs: Sendable {
-    private let known = Mutex<[Script: String]>([:])
-
-    subscript(script: Script) -> String? { known.withLock { $0[script] } }
-
-    func learn(_ replies: some Sequence<(Script, RESPValue)>) {
-        known.withLock { known in
-            for (script, reply) in replies {
-                if case .bulkString(let sha?) = reply { known[script] = String(buffer: sha) }
-            }
-        }
     }
 }

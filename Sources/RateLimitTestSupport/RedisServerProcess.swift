@@ -8,9 +8,12 @@ import Glibc
 /// The port stays the same across `kill()` + `start()`, so a restart looks like a real one.
 public final class RedisServerProcess: @unchecked Sendable {  // used from one test at a time; Process is not Sendable
     public let port: Int
+    /// The TLS port (requiring a client certificate) when started with `tls`, else nil.
+    public let tlsPort: Int?
     public let directory: TemporaryDirectory
     private var process: Process?
     private let extraArguments: [String]
+    private let leadingArguments: [String]
 
     /// `redis-server` on PATH, or nil (then the test is skipped, or fails under SLUICE_REQUIRE_TOOLS=1).
     public static var executable: String? { which("redis-server") }
@@ -19,11 +22,24 @@ public final class RedisServerProcess: @unchecked Sendable {  // used from one t
     public static var toolsRequired: Bool { ProcessInfo.processInfo.environment["SLUICE_REQUIRE_TOOLS"] == "1" }
 
     /// Starts redis-server (with `arguments` added, e.g. `--requirepass`) and waits, with a
-    /// deadline, until it answers PING.
-    public init(arguments: [String] = []) throws {
+    /// deadline, until it answers PING. With `tls`, it also listens on `tlsPort` with those
+    /// certificates and requires clients to present one signed by their CA.
+    /// `leadingArguments` go first (a config file, as `redis-server FILE --sentinel` needs).
+    public init(arguments: [String] = [], tls: TestCertificates? = nil, port: Int? = nil, leadingArguments: [String] = []) throws {
         guard Self.executable != nil else { throw Failure(description: "redis-server is not installed") }
-        extraArguments = arguments
-        port = freeLoopbackPort()
+        self.port = port ?? freeLoopbackPort()
+        self.leadingArguments = leadingArguments
+        if let tls {
+            let tlsPort = freeLoopbackPort()
+            self.tlsPort = tlsPort
+            extraArguments = arguments + [
+                "--tls-port", String(tlsPort), "--tls-cert-file", tls.serverCert, "--tls-key-file", tls.serverKey,
+                "--tls-ca-cert-file", tls.caFile, "--tls-auth-clients", "yes",
+            ]
+        } else {
+            tlsPort = nil
+            extraArguments = arguments
+        }
         directory = TemporaryDirectory()
         try start()
     }
@@ -37,7 +53,7 @@ public final class RedisServerProcess: @unchecked Sendable {  // used from one t
         guard let executable = Self.executable else { throw Failure(description: "redis-server is not installed") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [
+        process.arguments = leadingArguments + [
             "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", directory.path, "--logfile", directory.file("redis.log"),
         ] + extraArguments

@@ -142,6 +142,7 @@ struct Serve: AsyncParsableCommand {
             metrics.backendUp("memory").set(to: 1.0)
         case .redis(let settings):
             let store = try makeRedisStore(settings, group: group, limiter: limiter, metrics: metrics, logger: logger)
+            try await requireTLSHandshake(store, settings)
             store.start()
             readiness.setBackendProbe { store.isUsable }
             redis = store
@@ -262,20 +263,57 @@ func makeRedisStore(
         throw ExitCode(1)
     }
     if let file = settings.passwordFile {
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8),
-              let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty else {
-            printError("sluice: invalid configuration: backend.redis.password_file: cannot read a password from \(file)")
+        endpoint.password = try readPassword(file, field: "backend.redis.password_file")
+    }
+    if let sentinel = settings.sentinel {
+        let password = try sentinel.passwordFile.map { file in
+            try readPassword(file, field: "backend.redis.sentinel.password_file")
+        }
+        endpoint.topology = .sentinel(
+            master: sentinel.master, sentinels: sentinel.addresses.map { .tcp(host: $0.host, port: $0.port) }, password: password)
+    }
+    if let cluster = settings.cluster {
+        guard endpoint.database == 0 else {
+            printError("sluice: invalid configuration: backend.redis.url: a Redis Cluster has only database 0")
             throw ExitCode(1)
         }
-        endpoint.password = String(line)
+        endpoint.topology = .cluster(seeds: cluster.addresses.map { .tcp(host: $0.host, port: $0.port) })
+    }
+    if let tls = settings.tls {
+        endpoint.tls = RedisTLS(caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile, serverName: tls.serverName)
     }
     var options = RedisStoreOptions()
     options.timeout = .milliseconds(Int64(settings.timeoutMilliseconds))
     options.onFailure = settings.onFailure
     logger.info("redis backend", metadata: ["redis": "\(endpoint)", "on_failure": "\(settings.onFailure.rawValue)"])
-    return RedisStore(
-        endpoint: endpoint, options: options, group: group, fallback: limiter.store, clock: SystemClock(),
-        observer: BackendMetrics(metrics: metrics), logger: logger)
+    do {
+        return try RedisStore(
+            endpoint: endpoint, options: options, group: group, fallback: limiter.store, clock: SystemClock(),
+            observer: BackendMetrics(metrics: metrics), logger: logger)
+    } catch {
+        printError("sluice: invalid configuration: backend.redis.tls.\(error)")
+        throw ExitCode(1)
+    }
+}
+
+/// The first line of `file`; exits 1 naming `field` when there is none.
+func readPassword(_ file: String, field: String) throws -> String {
+    guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+          let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty else {
+        printError("sluice: invalid configuration: \(field): cannot read a password from \(file)")
+        throw ExitCode(1)
+    }
+    return String(line)
+}
+
+/// With `on_failure: deny` Redis is required, so a TLS handshake that fails (an untrusted
+/// certificate, a wrong name) is a configuration error at start, not an outage to wait out.
+func requireTLSHandshake(_ store: RedisStore, _ settings: RedisSettings) async throws {
+    guard settings.onFailure == .deny, settings.tls != nil || settings.url.hasPrefix("rediss://") else { return }
+    if case .tls(let why)? = await store.firstContact() {
+        printError("sluice: backend.redis.tls: the TLS handshake with Redis failed (on_failure is deny): \(why)")
+        throw ExitCode(1)
+    }
 }
 
 /// SIGHUP → reload the configuration file.

@@ -16,12 +16,26 @@ struct RedisBackendTests {
         """
     }
 
-    @Test func twoSidecarsShareOneLimitThroughRedis() throws {
-        let redis = try RedisServerProcess()
-        defer { redis.stop() }
-        let a = try SluiceProcess(config: Self.config(redis, onFailure: "deny"))
+    /// On one Redis, on a three-master Cluster (where the batch below spans two slots), and on
+    /// a master found through three sentinels.
+    @Test(arguments: ["single", "cluster", "sentinel"])
+    func twoSidecarsShareOneLimitThroughRedis(topology: String) throws {
+        if topology != "single", RedisClusterProcess.cli == nil, !RedisServerProcess.toolsRequired { return }
+        let cluster = topology == "cluster" ? try RedisClusterProcess() : nil
+        let sentinels = topology == "sentinel" ? try RedisSentinelGroup() : nil
+        let redis = try cluster?.nodes[0] ?? sentinels?.servers[0] ?? RedisServerProcess()
+        defer { cluster?.stop() ?? sentinels?.stop() ?? redis.stop() }
+        func quoted(_ addresses: [String]) -> String { addresses.map { "\"\($0)\"" }.joined(separator: ", ") }
+        let url = "url: \"\(redis.url)\""
+        var config = Self.config(redis, onFailure: "deny")
+        if let cluster { config = config.replacingOccurrences(of: url, with: "cluster: { addresses: [\(quoted(cluster.addresses))] }") }
+        if let sentinels {
+            let section = "sentinel: { master: \(RedisSentinelGroup.masterName), addresses: [\(quoted(sentinels.addresses))] }"
+            config = config.replacingOccurrences(of: url, with: section)
+        }
+        let a = try SluiceProcess(config: config)
         defer { a.stop() }
-        let b = try SluiceProcess(config: Self.config(redis, onFailure: "deny"))
+        let b = try SluiceProcess(config: config)
         defer { b.stop() }
         var statuses: [Int] = []
         for i in 0..<6 {
@@ -154,9 +168,38 @@ struct RedisBackendTests {
     @Test func badRedisSettingsAreAStartError() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
-        try dir.write("tls.yaml", "backend:\n  type: redis\n  redis: { url: \"rediss://r:6379\" }\nrules:\n  - { name: a, algorithm: fixed_window, limit: 1, period: 1s }\n")
+        try dir.write("tls.yaml", """
+            backend:
+              type: redis
+              redis: { url: "rediss://r:6379", tls: { ca_file: "\(dir.file("missing.pem"))" } }
+            rules:
+              - { name: a, algorithm: fixed_window, limit: 1, period: 1s }
+            """)
         let result = try runSluice(["serve", "--config", dir.file("tls.yaml"), "--socket", dir.file("s.sock"), "--metrics-address", "127.0.0.1:0"])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("backend.redis.url"))
+        #expect(result.stderr.contains("backend.redis.tls.ca_file"))
+    }
+
+    /// With `on_failure: deny` Redis is required: a server whose certificate the CA does not
+    /// vouch for is a start error saying so, not a sidecar that waits unready forever.
+    @Test(.enabled(if: TestCertificates.executable != nil || RedisServerProcess.toolsRequired))
+    func untrustedRedisCertificateIsAStartErrorWhenRequired() throws {
+        let certificates = try TestCertificates()
+        defer { certificates.remove() }
+        let redis = try RedisServerProcess(tls: certificates)
+        defer { redis.stop() }
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let tls = "{ ca_file: \"\(certificates.wrongCAFile)\", cert_file: \"\(certificates.clientCert)\", key_file: \"\(certificates.clientKey)\" }"
+        try dir.write("tls.yaml", """
+            backend:
+              type: redis
+              redis: { url: "rediss://127.0.0.1:\(redis.tlsPort ?? 0)", on_failure: deny, tls: \(tls) }
+            rules:
+              - { name: a, algorithm: fixed_window, limit: 1, period: 1s }
+            """)
+        let result = try runSluice(["serve", "--config", dir.file("tls.yaml"), "--socket", dir.file("s.sock"), "--metrics-address", "127.0.0.1:0"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("backend.redis.tls: the TLS handshake with Redis failed"), "\(result.stderr)")
     }
 }

@@ -54,6 +54,28 @@ private func fixtureNames() -> [String] {
         #expect(config.rules.rules.map(\.name) == ["default", "login"])
     }
 
+    @Test func redisTopologiesParse() throws {
+        let config = try ConfigLoader.parse(yaml: """
+            backend:
+              type: redis
+              redis:
+                tls: { ca_file: /ca.pem, cert_file: /c.pem, key_file: /k.pem, server_name: redis.internal }
+                cluster: { addresses: ["10.0.0.1:7000", "[::1]:7001"] }
+            rules: [{ name: api, algorithm: token_bucket, limit: 10, period: 1m }]
+            """)
+        let tls = RedisTLSSettings(caFile: "/ca.pem", certFile: "/c.pem", keyFile: "/k.pem", serverName: "redis.internal")
+        let cluster = RedisClusterSettings(addresses: [HostPort(host: "10.0.0.1", port: 7000), HostPort(host: "::1", port: 7001)])
+        #expect(config.backend == .redis(RedisSettings(url: "redis://10.0.0.1:7000", tls: tls, cluster: cluster)))
+        let sentinel = try ConfigLoader.parse(yaml: """
+            backend:
+              type: redis
+              redis: { url: "rediss://:pw@x/2", sentinel: { master: main, addresses: ["s1:26379"], password_file: /pw } }
+            rules: [{ name: api, algorithm: token_bucket, limit: 10, period: 1m }]
+            """)
+        let expected = RedisSentinelSettings(master: "main", addresses: [HostPort(host: "s1", port: 26379)], passwordFile: "/pw")
+        #expect(sentinel.backend == .redis(RedisSettings(url: "rediss://:pw@x/2", sentinel: expected)))
+    }
+
     @Test func redisBackendDefaults() throws {
         let config = try ConfigLoader.parse(yaml: """
             backend: { type: redis, redis: { url: "unix:///tmp/redis.sock" } }

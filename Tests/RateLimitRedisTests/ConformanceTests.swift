@@ -38,11 +38,16 @@ import Testing
     func redisDecidesExactlyLikeMemory(seed: UInt64) async throws {
         let redis = try RedisServerProcess()
         defer { redis.stop() }
+        try await Self.trace(seed: seed) { rules, clock in try RedisLimiter(redis: redis, rules: rules, clock: clock, scriptClock: clock) }
+    }
+
+    /// Decides one seeded trace in memory and through `makeRemote`, comparing every number.
+    static func trace(seed: UInt64, _ makeRemote: ([Rule], ManualClock) throws -> RedisLimiter) async throws {
         var rng = SeededGenerator(seed: seed)
         let rules = Self.rules(&rng)
         let clock = ManualClock(now: 1_764_000_000 * second + Int64(rng.next() % 1_000_000) * 1000)
         let memory = RateLimiter(rules: try RuleSet(rules), clock: clock)
-        let remote = try RedisLimiter(redis: redis, rules: rules, clock: clock, scriptClock: clock)
+        let remote = try makeRemote(rules, clock)
         let keys = ["a", "b", "c"]
         var covered = (debt: 0, duplicate: 0, refund: 0)  // the report steps reached each case
         var lastReport: ReportRequest?

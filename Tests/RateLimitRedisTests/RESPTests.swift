@@ -1,5 +1,5 @@
 import NIOCore
-import RateLimitRedis
+@testable import RateLimitRedis
 import Testing
 
 @Suite struct RESPTests {
@@ -39,9 +39,21 @@ import Testing
         #expect(throws: RESPDecoder.Failure.self) { try RESPDecoder().next(&deep) }
     }
 
+    @Test func integersParseLikeInt64FromText() {
+        for text in ["0", "42", "-7", "+5", "007", "9223372036854775807", "-9223372036854775808", "9223372036854775808", "", "-", "1a", " 1"] {
+            let bytes = ByteBuffer(string: text)
+            #expect(RESPDecoder.integer(bytes.readableBytesView[...]) == Int64(text), "\(text)")
+        }
+    }
+
     @Test func encodesCommands() {
         var buffer = ByteBuffer()
         RESPEncoder.write(["EVALSHA", "abc", "1", "k{é}"], into: &buffer)
         #expect(String(buffer: buffer) == "*4\r\n$7\r\nEVALSHA\r\n$3\r\nabc\r\n$1\r\n1\r\n$5\r\nk{é}\r\n")
+        var long = ByteBuffer(string: "before|")
+        let arguments = (0..<12).map { String(repeating: "x", count: $0 * 3) }
+        RESPEncoder.write(arguments, into: &long)
+        let expected = "*12\r\n" + arguments.map { "$\($0.utf8.count)\r\n\($0)\r\n" }.joined()
+        #expect(String(buffer: long) == "before|" + expected, "appends after what the buffer holds, lengths of two digits")
     }
 }

@@ -48,19 +48,20 @@ struct RedisLimiter {
 
     init(
         redis: RedisServerProcess, rules: [Rule], clock: any NanosecondClock, policy: FailurePolicy = .deny,
-        timeout: TimeAmount = .seconds(2), scriptClock: (any NanosecondClock)? = nil, cacheDenials: Bool = false
+        timeout: TimeAmount = .seconds(2), scriptClock: (any NanosecondClock)? = nil, cacheDenials: Bool = false,
+        endpoint: RedisEndpoint? = nil, connectTimeout: TimeAmount = .milliseconds(500)
     ) throws {
         limiter = RateLimiter(rules: try RuleSet(rules), clock: clock)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var options = RedisStoreOptions()
         options.timeout = timeout
-        options.connectTimeout = .milliseconds(500)
+        options.connectTimeout = connectTimeout
         options.onFailure = policy
         options.scriptClock = scriptClock
         options.cacheDenials = cacheDenials
         options.breakerOpen = .milliseconds(200)
-        store = RedisStore(
-            endpoint: try RedisEndpoint(url: redis.url), options: options, group: group, fallback: limiter.store, clock: clock,
+        store = try RedisStore(
+            endpoint: try endpoint ?? RedisEndpoint(url: redis.url), options: options, group: group, fallback: limiter.store, clock: clock,
             observer: observer, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 

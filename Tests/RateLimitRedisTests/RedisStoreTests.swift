@@ -131,10 +131,33 @@ import Testing
             (try? await r.check("api", "k").allowed) == true
         }
         #expect(recovered)
-        #expect(try redis.command(["EXISTS", "sluice:{api:k}:3:100:3600000:100"]) == ":1", "the decision was made in Redis")
+        #expect(try redis.command(["EXISTS", "sluice:{k}:api:3:100:3600000:100"]) == ":1", "the decision was made in Redis")
         #expect(r.store.isUp)
         await r.shutdown()
     }
+
+    /// An error reply (here WRONGTYPE: the key holds a hash) is answered by `on_failure`, but
+    /// it is not a connection failure: the breaker stays closed and other keys still go to Redis.
+    @Test func errorRepliesLeaveTheBreakerClosed() async throws {
+        let redis = try RedisServerProcess()
+        defer { redis.stop() }
+        let r = try RedisLimiter(
+            redis: redis, rules: [rule("api", .tokenBucket, 100, per: Self.hour)], clock: ManualClock(now: 0), policy: .local)
+        #expect(try redis.command(["HSET", Self.tokenKey("broken"), "f", "v"]) == ":1")
+        for _ in 0..<10 { #expect(try await r.check("api", "broken").allowed) }
+        let broken = r.observer.snapshot
+        #expect(broken.fallbacks[.local] == 10)
+        // The first call is an EVAL (the SHAs are learnt on connecting), the others EVALSHA.
+        #expect(broken.operations["eval/error", default: 0] + broken.operations["evalsha/error", default: 0] == 10,
+                "every call still went to Redis: the breaker never opened")
+        #expect(try await r.check("api", "fine").remaining == 99)
+        #expect(r.observer.snapshot.operations["evalsha/ok"] == 1)
+        #expect(r.store.isUp)
+        await r.shutdown()
+    }
+
+    /// The Redis key of `KEY` under `rule("api", .tokenBucket, 100, per: hour)`.
+    static func tokenKey(_ key: String) -> String { "sluice:{\(key)}:api:1:100:3600000:100" }
 
     /// A paused Redis (SIGSTOP) accepts but never answers: requests time out, the breaker opens
     /// and later requests no longer wait at all.
