@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Space-Saving heavy hitters (Metwally, Agrawal, El Abbadi 2005): at most `capacity` keys, each
 /// with a count that over-counts by at most its `error`. Any key seen more than N / capacity
 /// times (N: everything added) is tracked. Memory is fixed: the counters live in parallel arrays
@@ -248,46 +246,5 @@ public struct TopKeys: Sendable {
         previous = aligned - start == interval ? current : (SpaceSaving(capacity: capacity), SpaceSaving(capacity: capacity))
         current = (SpaceSaving(capacity: capacity), SpaceSaving(capacity: capacity))
         self.start = aligned
-    }
-}
-
-/// `TopKeys` in lock stripes chosen by key hash, so two event loops recording one rule's
-/// decisions rarely wait for each other; a key always lands in the same stripe, so the stripes'
-/// answers are disjoint and merge exactly. Summaries of 64 keys or more are split in four.
-public final class StripedTopKeys: Sendable {
-    final class Stripe: Sendable {
-        let state: Mutex<TopKeys>
-        init(_ state: TopKeys) { self.state = Mutex(state) }
-    }
-
-    private let stripes: [Stripe]
-    private let mask: UInt64
-
-    public init(capacity: Int, interval: Nanoseconds) {
-        let count = capacity >= 64 ? 4 : 1
-        stripes = (0..<count).map { _ in Stripe(TopKeys(capacity: (capacity + count - 1) / count, interval: interval)) }
-        mask = UInt64(count - 1)
-    }
-
-    /// Counts one decision of `key` at `now`.
-    public func add(_ key: String, hash: UInt64, denied: Bool, now: Nanoseconds) {
-        // The high bits: the low ones also pick the key's table slot inside the summary.
-        stripes[Int(truncatingIfNeeded: (hash >> 32) & mask)].state.withLock { $0.add(key, hash: hash, denied: denied, now: now) }
-    }
-
-    /// The `n` heaviest keys by `ranking` over every stripe, as of `now`.
-    public func report(by ranking: TopKeys.Ranking, n: Int, now: Nanoseconds) -> TopKeys.Report {
-        var keys: [TopKeys.Ranked] = []
-        var bound: Int64 = 0
-        var covering: Nanoseconds = 0
-        for stripe in stripes {
-            var top = stripe.state.withLock { $0 }  // ranked outside the lock
-            let report = top.report(by: ranking, n: n, now: now)
-            keys += report.keys
-            bound = max(bound, report.untrackedBound)
-            covering = max(covering, report.covering)
-        }
-        keys.sort { ($0.count, $1.key) > ($1.count, $0.key) }
-        return TopKeys.Report(keys: Array(keys.prefix(max(0, n))), untrackedBound: bound, covering: covering)
     }
 }

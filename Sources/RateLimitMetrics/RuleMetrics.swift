@@ -1,8 +1,8 @@
 public import RateLimitCore
 import Synchronization
 
-/// One rule's decision counters and remaining-units histogram (under one lock) and its heaviest
-/// keys (in lock stripes of their own); records each committed decision.
+/// One rule's decision counters, remaining-units histogram and heaviest keys; records each
+/// committed decision under one lock.
 public final class RuleMetrics: DecisionRecorder {
     struct Counts {
         var allowed: UInt64 = 0
@@ -15,32 +15,34 @@ public final class RuleMetrics: DecisionRecorder {
         /// Per bucket of `SluiceMetrics.remainingBuckets` (not cumulative), then +Inf.
         var buckets = [UInt64](repeating: 0, count: SluiceMetrics.remainingBuckets.count + 1)
         var sum: Double = 0
+        var top: TopKeys
     }
 
     let rule: String
     /// `rule="…"`, escaped once.
     let label: String
-    let counts = Mutex(Counts())
-    /// nil when `--top-keys 0`.
-    let top: StripedTopKeys?
+    let counts: Mutex<Counts>
+    let topKeysKept: Bool
 
     init(rule: String, topKeys: TopKeysSettings) {
         self.rule = rule
         self.label = "rule=\"\(RuleMetricsTable.escape(rule))\""
-        self.top = topKeys.capacity > 0 ? StripedTopKeys(capacity: topKeys.capacity, interval: topKeys.interval) : nil
+        self.topKeysKept = topKeys.capacity > 0
+        self.counts = Mutex(Counts(top: TopKeys(capacity: topKeys.capacity, interval: topKeys.interval)))
     }
 
     public func record(_ event: DecisionEvent) {
         let value = Double(event.remaining)
         let bucket = SluiceMetrics.remainingBuckets.firstIndex { value <= $0 } ?? SluiceMetrics.remainingBuckets.count
+        let kept = topKeysKept
         counts.withLock { c in
             if event.allowed { c.allowed &+= 1 } else { c.denied &+= 1 }
             if event.limitHit { c.hits &+= 1 }
             if event.shadowDenied { c.shadowDenied &+= 1 }
             c.buckets[bucket] &+= 1
             c.sum += value
+            if kept { c.top.add(event.key, hash: event.keyHash, denied: event.limitHit || event.shadowDenied, now: event.now) }
         }
-        top?.add(event.key, hash: event.keyHash, denied: event.limitHit || event.shadowDenied, now: event.now)
     }
 
     public func reported(cost: Int64) {
@@ -48,7 +50,9 @@ public final class RuleMetrics: DecisionRecorder {
     }
 
     public func topKeys(by ranking: TopKeys.Ranking, n: Int, now: Nanoseconds) -> TopKeys.Report? {
-        top?.report(by: ranking, n: n, now: now)
+        guard topKeysKept else { return nil }
+        var top = counts.withLock { $0.top }  // ranked outside the lock
+        return top.report(by: ranking, n: n, now: now)
     }
 
     /// `rate_limiter_active_clients{rule}`.

@@ -100,19 +100,4 @@ import Testing
         ])
         #expect(report.untrackedBound == 3)
     }
-
-    @Test func stripesMergeIntoOneRanking() {
-        let top = StripedTopKeys(capacity: 64, interval: 60 * second)
-        let heavy = ["alice", "bob", "carol", "dave", "erin"]
-        for (i, key) in heavy.enumerated() {
-            for _ in 0..<(100 - 10 * i) { top.add(key, hash: Self.hash(key) &* 0x9E37_79B9_7F4A_7C15, denied: i == 0, now: 0) }
-        }
-        let report = top.report(by: .requests, n: 3, now: 0)
-        #expect(report.keys == [
-            TopKeys.Ranked(key: "alice", count: 100, error: 0), TopKeys.Ranked(key: "bob", count: 90, error: 0),
-            TopKeys.Ranked(key: "carol", count: 80, error: 0),
-        ])
-        #expect(top.report(by: .denied, n: 10, now: 0).keys.map(\.key) == ["alice"])
-        #expect(report.untrackedBound == 0)
-    }
 }
