@@ -141,7 +141,8 @@ public enum Algorithms {
         }
         return Step(
             decision: Decision(
-                allowed: false, limit: limits.limit, period: limits.period, remaining: limits.limit - count,
+                // A report may have put the count past the limit (debt): remaining is then 0.
+                allowed: false, limit: limits.limit, period: limits.period, remaining: max(limits.limit - count, 0),
                 resetAfter: windowEnd, retryAfter: windowEnd
             ),
             next: KeyState(high: window, low: count)
@@ -156,16 +157,7 @@ public enum Algorithms {
         let period = limits.period
         let window = floorDiv(now, period)
         let elapsed = now - window * period
-        var current: Int64 = 0
-        var previous: Int64 = 0
-        if let state {
-            if state.high == window {
-                current = state.low >> 32
-                previous = state.low & 0xFFFF_FFFF
-            } else if state.high == window - 1 {
-                previous = state.low >> 32
-            }
-        }
+        let (current, previous) = slidingCounts(state, window: window)
         let budget = Int128(limits.limit) * Int128(period)
         let carried = Int128(previous) * Int128(period - elapsed)
         func remaining(_ current: Int64) -> Int64 {
@@ -194,6 +186,13 @@ public enum Algorithms {
             ),
             next: KeyState(high: window, low: current << 32 | previous)
         )
+    }
+
+    /// The current and previous windows' counts of a sliding-window state, seen from `window`.
+    static func slidingCounts(_ state: KeyState?, window: Int64) -> (current: Int64, previous: Int64) {
+        guard let state else { return (0, 0) }
+        if state.high == window { return (state.low >> 32, state.low & 0xFFFF_FFFF) }
+        return (0, state.high == window - 1 ? state.low >> 32 : 0)
     }
 
     /// Time until previous·(period − e) + (current + cost)·period ≤ limit·period holds,

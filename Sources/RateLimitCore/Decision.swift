@@ -46,6 +46,12 @@ public enum CheckError: Error, Sendable, Hashable {
     case keyHasControlCharacters
     case emptyBatch
     case batchTooLarge(Int)
+    /// A report's cost is outside ±`Limits.maxLimit`.
+    case reportCostOutOfRange(Int64)
+    /// A report's `id` is empty, too long or has control characters.
+    case badReportID
+    case emptyReports
+    case tooManyReports(Int)
 }
 
 extension CheckError: CustomStringConvertible {
@@ -60,6 +66,10 @@ extension CheckError: CustomStringConvertible {
         case .keyHasControlCharacters: "key must not contain control characters"
         case .emptyBatch: "checks must not be empty"
         case .batchTooLarge(let n): "checks has \(n) entries, the maximum is \(RateLimiter.maxBatch)"
+        case .reportCostOutOfRange: "report cost must be an integer from -\(Limits.maxLimit) to \(Limits.maxLimit)"
+        case .badReportID: "report id must be 1-\(ReportRequest.maxIDBytes) bytes without control characters"
+        case .emptyReports: "reports must not be empty"
+        case .tooManyReports(let n): "reports has \(n) entries, the maximum is \(RateLimiter.maxBatch)"
         }
     }
 }

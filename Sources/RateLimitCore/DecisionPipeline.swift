@@ -12,6 +12,19 @@ public protocol RemoteStore: Sendable {
         done: @escaping @Sendable (Result<BatchDecision, BackendUnavailable>) -> Void)
     /// Forgets one key's state; calls `done` exactly once, on any thread.
     func reset(_ check: PreparedCheck, affinity: ObjectIdentifier?, done: @escaping @Sendable (Result<Void, BackendUnavailable>) -> Void)
+    /// Records the reports that have a store item, in order, each atomically with its `id`'s
+    /// idempotency; calls `done` exactly once, on any thread, with their answers.
+    func report(
+        _ reports: [PreparedReport], affinity: ObjectIdentifier?, done: @escaping @Sendable (Result<[Report], BackendUnavailable>) -> Void)
+}
+
+extension RemoteStore {
+    /// A store that cannot record reports refuses them.
+    public func report(
+        _ reports: [PreparedReport], affinity: ObjectIdentifier?, done: @escaping @Sendable (Result<[Report], BackendUnavailable>) -> Void
+    ) {
+        done(.failure(BackendUnavailable(reason: "this store does not record reports")))
+    }
 }
 
 /// Raised when a shared backend cannot answer and its policy is `deny`, and for a reset (which
@@ -152,6 +165,30 @@ public final class DecisionPipeline: Sendable {
             let check = try limiter.prepare(CheckRequest(rule: rule, key: key, cost: 0))
             return PendingCall { affinity, done in
                 remote.reset(check, affinity: affinity) { done($0.mapError(PipelineError.unavailable)) }
+            }
+        }
+    }
+
+    /// Records usage that already happened (`POST /v1/report`): each report in order, none
+    /// refused by another; answers the key's state after each.
+    public func report(_ requests: [ReportRequest]) -> PipelineStep<[Report]> {
+        guard let remote else {
+            do throws(CheckError) {
+                return .now(.success(try limiter.report(requests)))
+            } catch {
+                return .now(.failure(.invalid(error)))
+            }
+        }
+        return admitted { () throws(CheckError) -> PendingCall<[Report]> in
+            let prepared = try limiter.prepare(reports: requests)
+            let limiter = self.limiter
+            return PendingCall { affinity, done in
+                remote.report(prepared, affinity: affinity) { stored in
+                    done(stored.map { stored in
+                        var next = stored.makeIterator()
+                        return prepared.map { check in limiter.finish(check, stored: check.item == nil ? nil : next.next()) }
+                    }.mapError(PipelineError.unavailable))
+                }
             }
         }
     }

@@ -45,10 +45,13 @@ public protocol DecisionRecorder: Sendable {
     func record(_ event: DecisionEvent)
     /// The rule's heaviest keys as of `now`; nil when the recorder keeps none.
     func topKeys(by ranking: TopKeys.Ranking, n: Int, now: Nanoseconds) -> TopKeys.Report?
+    /// One report recorded (not a duplicate) with `cost` units (negative: a refund).
+    func reported(cost: Int64)
 }
 
 extension DecisionRecorder {
     public func topKeys(by ranking: TopKeys.Ranking, n: Int, now: Nanoseconds) -> TopKeys.Report? { nil }
+    public func reported(cost: Int64) {}
 }
 
 /// The decision engine: rules + a store + a clock. Thread-safe; decisions are synchronous.
@@ -109,6 +112,8 @@ public final class RateLimiter: Sendable {
 
     public let store: MemoryStore
     public let clock: any NanosecondClock
+    /// The memory store's report ids (idempotency); a remote store keeps its own.
+    public let reportLedger = ReportLedger()
     private let makeRecorder: @Sendable (Rule) -> (any DecisionRecorder)?
     private let rulesInstalled: @Sendable (RuleSet) -> Void
     private let snapshot: Mutex<Snapshot>

@@ -5,6 +5,7 @@ public enum GRPCEndpoint: String, Sendable, CaseIterable {
     case checkLimit = "grpc_check"
     case checkBatch = "grpc_batch"
     case getStatus = "grpc_status"
+    case report = "grpc_report"
     case shouldRateLimit = "envoy_should_rate_limit"
 
     /// Its position in `allCases`, without building `allCases` per call.
@@ -13,7 +14,8 @@ public enum GRPCEndpoint: String, Sendable, CaseIterable {
         case .checkLimit: 0
         case .checkBatch: 1
         case .getStatus: 2
-        case .shouldRateLimit: 3
+        case .report: 3
+        case .shouldRateLimit: 4
         }
     }
 }

@@ -42,6 +42,9 @@ public final class GRPCService: Sendable {
                 return decide(.batch(checks), commit: true, method, start, eventLoop) {
                     .message(SluiceWire.framedBatch($0.batch, allocator: ByteBufferAllocator()))
                 }
+            case .report:
+                let reports = try Self.decode("ReportRequest") { () throws(ProtoWireError) in try SluiceWire.decodeReports(message) }
+                return report(reports, method, start, eventLoop)
             case .shouldRateLimit:
                 let request = try Self.decode("envoy.service.ratelimit.v3.RateLimitRequest") { () throws(ProtoWireError) in
                     try EnvoyWire.decodeRequest(message)
@@ -71,6 +74,27 @@ public final class GRPCService: Sendable {
             call.run(affinity: ObjectIdentifier(eventLoop)) { result in
                 promise.succeed(self.reply(result, method, start, respond))
             }
+            return .later(promise.futureResult)
+        }
+    }
+
+    /// Records reports through the pipeline and renders `ReportResponse`.
+    private func report(_ reports: [ReportRequest], _ method: GRPCMethod, _ start: NIODeadline, _ eventLoop: any EventLoop) -> GRPCAnswer {
+        let respond: @Sendable (Result<[Report], PipelineError>) -> GRPCReply = { result in
+            switch result {
+            case .success(let reports):
+                self.observers.duration(method.endpoint, elapsedNanoseconds(since: start))
+                return .message(SluiceWire.framedReports(reports, allocator: ByteBufferAllocator()))
+            case .failure(let error):
+                return .failure(GRPCStatus(error))
+            }
+        }
+        switch pipeline.report(reports) {
+        case .now(let result):
+            return .now(respond(result))
+        case .later(let call):
+            let promise = eventLoop.makePromise(of: GRPCReply.self)
+            call.run(affinity: ObjectIdentifier(eventLoop)) { promise.succeed(respond($0)) }
             return .later(promise.futureResult)
         }
     }

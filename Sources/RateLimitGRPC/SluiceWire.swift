@@ -17,9 +17,17 @@ enum SluiceWire {
 
     /// `CheckBatchRequest`: its `checks`, in order.
     static func decodeBatch(_ message: ByteBuffer) throws(ProtoWireError) -> [CheckRequest] {
-        try message.withUnsafeReadableBytes { bytes throws(ProtoWireError) -> [CheckRequest] in
+        try decodeRepeated(message) { (reader: inout ProtoReader) throws(ProtoWireError) in try decodeCheck(&reader, costField: true) }
+    }
+
+    /// The embedded messages of field 1 of `message` (a request's one repeated field), in order;
+    /// other fields are skipped.
+    private static func decodeRepeated<Item>(
+        _ message: ByteBuffer, _ item: (inout ProtoReader) throws(ProtoWireError) -> Item
+    ) throws(ProtoWireError) -> [Item] {
+        try message.withUnsafeReadableBytes { bytes throws(ProtoWireError) -> [Item] in
             var reader = ProtoReader(bytes)
-            var checks: [CheckRequest] = []
+            var items: [Item] = []
             while let (number, wireType) = try reader.nextField() {
                 guard number == 1 else {
                     try reader.skip(wireType)
@@ -27,9 +35,9 @@ enum SluiceWire {
                 }
                 try ProtoReader.expect(wireType, 2)
                 var nested = try reader.nested()
-                checks.append(try decodeCheck(&nested, costField: true))
+                items.append(try item(&nested))
             }
-            return checks
+            return items
         }
     }
 
@@ -51,6 +59,59 @@ enum SluiceWire {
             }
         }
         return check
+    }
+
+    /// `ReportRequest`: its `reports`, in order (an empty `id` is none).
+    static func decodeReports(_ message: ByteBuffer) throws(ProtoWireError) -> [ReportRequest] {
+        try decodeRepeated(message) { (reader: inout ProtoReader) throws(ProtoWireError) -> ReportRequest in
+            var report = ReportRequest(rule: "", key: "", cost: 0)
+            while let (number, wireType) = try reader.nextField() {
+                switch number {
+                case 1:
+                    try ProtoReader.expect(wireType, 2)
+                    report.rule = try reader.string()
+                case 2:
+                    try ProtoReader.expect(wireType, 2)
+                    report.key = try reader.string()
+                case 3:
+                    try ProtoReader.expect(wireType, 0)
+                    report.cost = Int64(bitPattern: try reader.varint())
+                case 4:
+                    try ProtoReader.expect(wireType, 2)
+                    let id = try reader.string()
+                    report.id = id.isEmpty ? nil : id
+                default:
+                    try reader.skip(wireType)
+                }
+            }
+            return report
+        }
+    }
+
+    /// `ReportResponse`, framed.
+    static func framedReports(_ reports: [Report], allocator: ByteBufferAllocator) -> ByteBuffer {
+        let size = reports.reduce(0) { $0 + ProtoSize.messageField(reportSize($1)) }
+        var buffer = allocator.buffer(capacity: 5 + size)
+        buffer.writeInteger(UInt8(0))
+        buffer.writeInteger(UInt32(size))
+        for r in reports {
+            buffer.writeMessageHeader(1, size: reportSize(r))
+            for (field, value) in reportFields(r) { buffer.writeVarintField(field, value) }
+        }
+        return buffer
+    }
+
+    /// A `ReportResult`'s fields, in field order (all varints).
+    static func reportFields(_ r: Report) -> [(UInt64, UInt64)] {
+        [
+            (1, UInt64(bitPattern: r.limit)), (2, UInt64(bitPattern: r.period)), (3, UInt64(bitPattern: r.remaining)),
+            (4, UInt64(bitPattern: r.resetAfter)), (5, UInt64(bitPattern: r.retryAfter)), (6, UInt64(bitPattern: r.debt)),
+            (7, r.duplicate ? 1 : 0),
+        ]
+    }
+
+    static func reportSize(_ r: Report) -> Int {
+        reportFields(r).reduce(0) { $0 + ProtoSize.varintField($1.1) }
     }
 
     /// `CheckLimitResponse` or `GetStatusResponse` (the same shape: field 1, the decision), framed.

@@ -8,7 +8,7 @@ public import RateLimitMetrics
 /// pipeline (answered now in memory, later by a remote store); the admin endpoints answer now.
 public final class APIHandler: Sendable {
     enum Endpoint: String, CaseIterable {
-        case check, status, reset, rules, reload, top
+        case check, status, reset, rules, reload, top, report
 
         /// Its position in `allCases` (and `durations`), without building `allCases` per request.
         var position: Int {
@@ -19,6 +19,7 @@ public final class APIHandler: Sendable {
             case .rules: 3
             case .reload: 4
             case .top: 5
+            case .report: 6
             }
         }
     }
@@ -35,6 +36,7 @@ public final class APIHandler: Sendable {
         case answered(Endpoint)
         case decide(Endpoint, Checks, commit: Bool, explain: Bool)
         case reset(rule: String, key: String)
+        case report(ReportBody)
     }
 
     /// - Parameter adminEnabled: false turns off `/v1/rules*` and `/v1/reload` (`--no-admin`).
@@ -71,6 +73,8 @@ public final class APIHandler: Sendable {
                     self.render(result, checks, explain, request, endpoint, started, into: &response)
                 }
             }
+        case .report(let body):
+            return answer(body, request, started, response, on: eventLoop)
         case .reset(let rule, let key):
             switch pipeline.reset(rule: rule, key: key) {
             case .now(let result):
@@ -82,6 +86,42 @@ public final class APIHandler: Sendable {
                 }
             }
         }
+    }
+
+    /// Reports through the pipeline (now in memory, later for a remote store).
+    private func answer(_ body: ReportBody, _ request: HTTPRequest, _ started: NIODeadline, _ response: HTTPResponse, on eventLoop: any EventLoop) -> HTTPAnswer {
+        var response = response
+        switch pipeline.report(body.reports) {
+        case .now(let result):
+            render(result, body, request, started, into: &response)
+            return .now(response)
+        case .later(let call):
+            return Self.later(call, response, on: eventLoop) { result, response in
+                self.render(result, body, request, started, into: &response)
+            }
+        }
+    }
+
+    private func render(
+        _ result: Result<[Report], PipelineError>, _ body: ReportBody, _ request: HTTPRequest, _ started: NIODeadline,
+        into response: inout HTTPResponse
+    ) {
+        switch result {
+        case .success(let reports) where body.single:
+            response.body.writeReport(reports.first ?? Report(limit: 0, period: 0, remaining: 0, resetAfter: 0, retryAfter: 0, debt: 0))
+        case .success(let reports):
+            response.body.writeStaticString("{\"results\":[")
+            for (i, (report, asked)) in zip(reports, body.reports).enumerated() {
+                if i > 0 { response.body.writeStaticString(",") }
+                response.body.writeReport(report, rule: asked.rule, key: asked.key)
+            }
+            response.body.writeStaticString("]}")
+        case .failure(let error):
+            Self.fail(APIError(error), request, into: &response)
+            if case .invalid = error { return }
+            if case .shed = error { return }
+        }
+        record(.report, since: started)
     }
 
     /// Runs a remote call; its answer is rendered into a copy of `template` on `eventLoop`.
@@ -154,6 +194,8 @@ public final class APIHandler: Sendable {
         case "/v1/reset":
             let body = try ResetBody.decode(request.body)
             return .reset(rule: body.rule, key: body.key)
+        case "/v1/report":
+            return .report(try ReportBody.decode(request.body))
         case "/v1/top":
             try topKeys(query: request.query, into: &response)
             return .answered(.top)

@@ -81,6 +81,41 @@ struct ResetBody {
     }
 }
 
+/// The body of `POST /v1/report`: `{"rule","key","cost"[,"id"]}`, or several under `reports`.
+struct ReportBody {
+    var reports: [ReportRequest]
+    /// One report (answered as one object), not a `reports` array.
+    var single: Bool
+
+    static func decode(_ body: ByteBuffer) throws(APIError) -> ReportBody {
+        let fields = try WireFields(try parseObject(body), context: "")
+        guard let list = fields.value("reports") else { return ReportBody(reports: [try report(fields)], single: true) }
+        try fields.rejectUnknown(["reports"])
+        guard case .array(let items) = list else { throw .badRequest("reports must be an array, got \(list.typeName)") }
+        guard !items.isEmpty else { throw APIError(CheckError.emptyReports) }
+        guard items.count <= RateLimiter.maxBatch else { throw APIError(CheckError.tooManyReports(items.count)) }
+        var reports: [ReportRequest] = []
+        for (i, item) in items.enumerated() { reports.append(try report(try WireFields(item, context: "reports[\(i)]."))) }
+        return ReportBody(reports: reports, single: false)
+    }
+
+    static func report(_ fields: WireFields) throws(APIError) -> ReportRequest {
+        try fields.rejectUnknown(["rule", "key", "cost", "id"])
+        let rule = try fields.requiredString("rule")
+        let key = try fields.requiredString("key")
+        guard let cost = try fields.signedInteger("cost") else { throw .badRequest("missing field \(fields.context)cost") }
+        var id: String?
+        if fields.value("id") != nil {
+            let text = try fields.requiredString("id")
+            guard !text.isEmpty, text.utf8.count <= ReportRequest.maxIDBytes, !text.utf8.contains(where: { $0 < 32 || $0 == 127 }) else {
+                throw .badRequest("\(fields.context)id must be 1-\(ReportRequest.maxIDBytes) bytes without control characters")
+            }
+            id = text
+        }
+        return ReportRequest(rule: rule, key: key, cost: cost, id: id)
+    }
+}
+
 func parseObject(_ body: ByteBuffer) throws(APIError) -> JSONValue {
     guard body.readableBytes > 0 else { throw .badRequest("the request body must be a JSON object") }
     do {
@@ -126,6 +161,16 @@ struct WireFields {
         return b
     }
 
+    /// An integer within ±`Limits.maxLimit`, written with an optional `-` and no fraction or exponent.
+    func signedInteger(_ name: String) throws(APIError) -> Int64? {
+        guard let value = value(name) else { return nil }
+        let digits = { (text: String) in text.utf8.drop { $0 == UInt8(ascii: "-") }.allSatisfy { $0 >= 48 && $0 <= 57 } }
+        guard case .number(let text) = value, !text.hasPrefix("--"), digits(text), let n = Int64(text), abs(n) <= Limits.maxLimit else {
+            throw .badRequest("\(context)\(name) must be an integer from -\(Limits.maxLimit) to \(Limits.maxLimit)")
+        }
+        return n
+    }
+
     /// A non-negative integer written without sign, fraction or exponent.
     func integer(_ name: String) throws(APIError) -> Int64? {
         guard let value = value(name) else { return nil }
@@ -143,14 +188,7 @@ struct WireFields {
 extension ByteBuffer {
     /// `{"allowed":…,"limit":…,"remaining":…,"reset_after_ms":…,"retry_after_ms":…,"delay_ms":…}`
     mutating func writeDecision(_ d: Decision, rule: String? = nil, key: String? = nil, explain: Explanation? = nil) {
-        writeStaticString("{")
-        if let rule, let key {
-            writeStaticString("\"rule\":")
-            writeJSONString(rule)
-            writeStaticString(",\"key\":")
-            writeJSONString(key)
-            writeStaticString(",")
-        }
+        writeObjectStart(rule: rule, key: key)
         writeStaticString(d.allowed ? "\"allowed\":true,\"limit\":" : "\"allowed\":false,\"limit\":")
         writeDecimal(d.limit)
         writeStaticString(",\"remaining\":")
@@ -202,6 +240,34 @@ extension ByteBuffer {
         writeStaticString(",\"allowed_at_ns\":")
         writeDecimal(e.allowedAt)
         writeStaticString("}")
+    }
+
+    /// `{"reported":…,"duplicate":…,"limit":…,"remaining":…,"debt":…,"reset_after_ms":…,"retry_after_ms":…}`
+    mutating func writeReport(_ r: Report, rule: String? = nil, key: String? = nil) {
+        writeObjectStart(rule: rule, key: key)
+        writeStaticString(r.duplicate ? "\"reported\":false,\"duplicate\":true,\"limit\":" : "\"reported\":true,\"duplicate\":false,\"limit\":")
+        writeDecimal(r.limit)
+        writeStaticString(",\"remaining\":")
+        writeDecimal(r.remaining)
+        writeStaticString(",\"debt\":")
+        writeDecimal(r.debt)
+        writeStaticString(",\"reset_after_ms\":")
+        writeDecimal(Self.millisecondsRoundedUp(r.resetAfter))
+        writeStaticString(",\"retry_after_ms\":")
+        writeDecimal(Self.millisecondsRoundedUp(r.retryAfter))
+        writeStaticString("}")
+    }
+
+    /// `{` and, in a batch's item, `"rule":…,"key":…,`.
+    private mutating func writeObjectStart(rule: String?, key: String?) {
+        writeStaticString("{")
+        if let rule, let key {
+            writeStaticString("\"rule\":")
+            writeJSONString(rule)
+            writeStaticString(",\"key\":")
+            writeJSONString(key)
+            writeStaticString(",")
+        }
     }
 
     static func millisecondsRoundedUp(_ ns: Nanoseconds) -> Int64 {

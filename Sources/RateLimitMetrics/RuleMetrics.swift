@@ -9,6 +9,8 @@ public final class RuleMetrics: DecisionRecorder {
         var denied: UInt64 = 0
         var hits: UInt64 = 0
         var shadowDenied: UInt64 = 0
+        /// Reports recorded (`POST /v1/report`; duplicates of an id excluded).
+        var reported: UInt64 = 0
         var activeClients = 0
         /// Per bucket of `SluiceMetrics.remainingBuckets` (not cumulative), then +Inf.
         var buckets = [UInt64](repeating: 0, count: SluiceMetrics.remainingBuckets.count + 1)
@@ -41,6 +43,10 @@ public final class RuleMetrics: DecisionRecorder {
             c.sum += value
             if kept { c.top.add(event.key, hash: event.keyHash, denied: event.limitHit || event.shadowDenied, now: event.now) }
         }
+    }
+
+    public func reported(cost: Int64) {
+        counts.withLock { $0.reported &+= 1 }
     }
 
     public func topKeys(by ranking: TopKeys.Ranking, n: Int, now: Nanoseconds) -> TopKeys.Report? {
@@ -102,6 +108,8 @@ public final class RuleMetricsTable: Sendable {
         for (label, c) in snapshot { out += "rate_limiter_hits_total{\(label)} \(c.hits)\n" }
         out += "# HELP rate_limiter_shadow_denied_total Requests a shadow rule allowed but would have denied.\n# TYPE rate_limiter_shadow_denied_total counter\n"
         for (label, c) in snapshot { out += "rate_limiter_shadow_denied_total{\(label)} \(c.shadowDenied)\n" }
+        out += "# HELP rate_limiter_reported_total Reports of usage that already happened (POST /v1/report), by rule.\n# TYPE rate_limiter_reported_total counter\n"
+        for (label, c) in snapshot { out += "rate_limiter_reported_total{\(label)} \(c.reported)\n" }
         out += "# HELP rate_limiter_active_clients Keys with live state.\n# TYPE rate_limiter_active_clients gauge\n"
         for (label, c) in snapshot { out += "rate_limiter_active_clients{\(label)} \(c.activeClients)\n" }
         out += "# HELP rate_limiter_token_bucket_size Units remaining after each decision.\n# TYPE rate_limiter_token_bucket_size histogram\n"

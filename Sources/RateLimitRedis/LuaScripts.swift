@@ -17,6 +17,9 @@ enum LuaScripts {
     static let batch: String = batchHeader + prelude + gcraState
         + tokenBucketFunction + slidingWindowFunction + fixedWindowFunction + leakyBucketFunction
         + batchMain
+    static let report: String = reportHeader + prelude + gcraState
+        + tokenBucketFunction + slidingWindowFunction + fixedWindowFunction + leakyBucketFunction
+        + reportFunctions + reportMain
 
     // MARK: headers (the KEYS/ARGV/reply contracts)
 
@@ -61,6 +64,30 @@ enum LuaScripts {
     --
     -- Returns {all_allowed (1/0), now_us, then per item: allowed, remaining, reset_after_us,
     -- retry_after_us, delay_us}: integers below 2^53 (larger times are clamped to 2^53-1 µs).
+
+
+    """#
+
+    static let reportHeader = #"""
+    -- Sluice: one report (POST /v1/report): usage that already happened, recorded without a
+    -- decision, as RateLimiter.report and Algorithms.report: it may put the key into debt (at most
+    -- one capacity), a negative cost refunds (never above a fresh key's quota), and an id seen
+    -- within its TTL records nothing again. Time is in integer µs.
+    --
+    -- KEYS[1]  the key's state key (opaque here)
+    -- KEYS[2]  optional: the report id's key (SET NX PX: the id was seen when it exists)
+    -- ARGV[1]  code       1 token_bucket, 2 sliding_window, 3 fixed_window, 4 leaky_bucket
+    -- ARGV[2]  limit, ARGV[3] period_us, ARGV[4] burst   as in the single-key scripts
+    -- ARGV[5]  cost       integer -1e9..1e9 (negative: a refund)
+    -- ARGV[6]  now_us     "" = Redis TIME (sec * 1e6 + usec); else an integer 0..2^53-1 (tests)
+    -- ARGV[7]  id_ttl_ms  integer 1..2^31-1: how long KEYS[2] is kept (ignored without it)
+    --
+    -- Returns {duplicate (1/0), remaining, reset_after_us, retry_after_us, debt, now_us}: the
+    -- key's state after the report (remaining and reset_after as cost 0 reports them,
+    -- retry_after for cost 1), integers below 2^53.
+    --
+    -- Writes the state (SET with PX, or DEL once it equals a new key's) unless cost is 0 or the
+    -- id is a duplicate.
 
 
     """#
@@ -454,7 +481,7 @@ enum LuaScripts {
       if used <= limit then
         return 1, limit - used, used > 0 and window_end or 0, 0, 0, window, used, 0
       end
-      return 0, limit - count, window_end, window_end, 0
+      return 0, math.max(limit - count, 0), window_end, window_end, 0  -- a report's debt: count > limit
     end
     ALGORITHMS[3] = fixed_window
 
@@ -507,6 +534,66 @@ enum LuaScripts {
       return 0, 0, X.ceil_div(wait, limit), X.ceil_div(X.sub0(wait, tolerance), limit), 0
     end
     ALGORITHMS[4] = leaky_bucket
+
+
+    """#
+
+    static let reportFunctions = #"""
+    -- ---- reports: Algorithms.report ------------------------------------------------------------
+    -- Each returns the new x, y, z and the debt. Debt is capped at one capacity
+    -- (Algorithms.maxDebtCapacities), so window counts stay <= 2e9: plain exact numbers. The TATs
+    -- go through bigs throughout (a report is rare: no fast path).
+
+    -- The buckets: the TAT moves by cost·period, never below now·limit and, for a charge, never
+    -- above reach + cap periods past it (nor lowered by that clamp); debt = ceil((tat - horizon) /
+    -- period) with horizon = now·limit + reach·period.
+    local function gcra_report(hi, lo, b, now, cost, limit, period, reach, cap)
+      local X = bigs()
+      local now_s = X.mul(X.big(now), limit)
+      local tat = hi and X.from_parts(hi, lo, limit, b)
+      if not tat or X.cmp(tat, now_s) < 0 then tat = now_s end
+      local horizon = X.add(now_s, X.mul(X.big(reach), period))
+      local new_tat
+      if cost >= 0 then
+        new_tat = X.add(tat, X.mul(X.big(cost), period))
+        local ceiling = X.add(horizon, X.mul(X.big(cap), period))
+        if X.cmp(new_tat, ceiling) > 0 then new_tat = X.cmp(tat, ceiling) > 0 and tat or ceiling end
+      else
+        new_tat = X.sub0(tat, X.mul(X.big(-cost), period))
+        if X.cmp(new_tat, now_s) < 0 then new_tat = now_s end
+      end
+      local nhi, nlo, nb = X.to_parts(new_tat, limit)
+      return nhi, nlo, nb, X.ceil_div(X.sub0(new_tat, horizon), period)
+    end
+
+    -- count + cost, at least 0, and for a charge at most ceiling (or count, when already above).
+    local function adjusted(count, cost, ceiling)
+      if cost >= 0 then return math.min(count + cost, math.max(count, ceiling)) end
+      return math.max(count + cost, 0)
+    end
+
+    local function report(code, x, y, z, now, cost, limit, period, burst)
+      if code == 1 then return gcra_report(x, y, z, now, cost, limit, period, burst, burst) end
+      if code == 4 then
+        local cap = math.max(burst, 1)
+        return gcra_report(x, y, z, now, cost, limit, period, burst + cap, cap)
+      end
+      local window = floor(now / period)  -- exact (1)
+      if code == 3 then
+        local used = adjusted(x == window and y or 0, cost, 2 * limit)
+        return window, used, 0, math.max(used - limit, 0)
+      end
+      local elapsed = now - window * period
+      local current, previous = 0, 0
+      if x == window then
+        current, previous = y, z
+      elseif x == window - 1 then
+        previous = y
+      end
+      local carried = previous - muldiv(previous, elapsed, period)
+      local used = adjusted(current, cost, 2 * limit - carried)
+      return window, used, previous, math.max(used + carried - limit, 0)
+    end
 
 
     """#
@@ -601,6 +688,36 @@ enum LuaScripts {
     end
     reply[1] = all and 1 or 0
     return reply
+
+    """#
+
+    static let reportMain = #"""
+    -- ---- main: a report ------------------------------------------------------------------------
+    if (#KEYS ~= 1 and #KEYS ~= 2) or #ARGV ~= 7 then error('sluice: expects 1 or 2 keys and 7 arguments') end
+    local code = int_arg(1, 1, 4)
+    local limit, period, burst = int_arg(2, 1, 1e9), int_arg(3, 1000, 31622400000000), int_arg(4, 0, 1e9)
+    local cost = int_arg(5, -1e9, 1e9)
+    local now, fixed_now = clock(6)
+    local key = KEYS[1]
+    local duplicate = 0
+    if #KEYS == 2 then
+      local ttl = int_arg(7, 1, 2^31 - 1)
+      if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', string.format('%d', ttl)) then duplicate, cost = 1, 0 end
+    end
+    local x, y, z = load_state(redis.call('GET', key), code, limit, period, burst)
+    local nx, ny, nz, debt = report(code, x, y, z, now, cost, limit, period, burst)
+    local decide = ALGORITHMS[code]
+    local _, remaining, reset_after = decide(nx, ny, nz, now, 0, limit, period, burst)
+    local allowed, _, _, retry_after = decide(nx, ny, nz, now, 1, limit, period, burst)
+    if allowed == 1 then retry_after = 0 end
+    if cost ~= 0 then
+      if reset_after == 0 then
+        redis.call('DEL', key)
+      else
+        save_state(key, struct.pack(STATE, code, limit, period, burst, nx, ny, nz), reset_after, fixed_now)
+      end
+    end
+    return {duplicate, remaining, reset_after, retry_after, debt, now}
 
     """#
 }

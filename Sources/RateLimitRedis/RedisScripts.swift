@@ -2,7 +2,7 @@ import RateLimitCore
 
 /// The Lua scripts the store runs (their text and KEYS/ARGV contracts are in `LuaScripts`).
 enum Script: String, CaseIterable, Sendable {
-    case tokenBucket, slidingWindow, fixedWindow, leakyBucket, batch
+    case tokenBucket, slidingWindow, fixedWindow, leakyBucket, batch, report
 
     init(_ algorithm: Algorithm) {
         switch algorithm {
@@ -20,6 +20,7 @@ enum Script: String, CaseIterable, Sendable {
         case .fixedWindow: LuaScripts.fixedWindow
         case .leakyBucket: LuaScripts.leakyBucket
         case .batch: LuaScripts.batch
+        case .report: LuaScripts.report
         }
     }
 }
@@ -139,5 +140,44 @@ enum ScriptReply {
             delay: try microseconds(numbers[i + 4], "delay"))
         decision.store = .redis
         return decision
+    }
+}
+
+extension RedisStore {
+    /// How long a report's `id` is remembered in Redis: `ReportLedger.window`, in ms.
+    static let reportIDMilliseconds = ReportLedger.window / 1_000_000
+
+    /// EVALSHA's keys and arguments for one report (the report script's contract): the id's key
+    /// sits next to the state key, under the same hash tag.
+    func reportArguments(rule: String, _ item: StoreItem, id: String?) -> [String] {
+        let l = item.limits
+        let key = redisKey(rule: rule, item)
+        let keys = id.map { ["2", key, key + ":report:" + $0] } ?? ["1", key]
+        let now = options.scriptClock.map { String($0.now / 1000) } ?? ""
+        return keys + [
+            String(l.algorithm.scriptCode), String(l.limit), String(l.period / 1000), String(l.burst), String(item.cost), now,
+            String(Self.reportIDMilliseconds),
+        ]
+    }
+
+    /// A report script's reply, each number checked against the contract.
+    static func decodeReport(_ reply: RESPValue, item: StoreItem) throws -> Report {
+        guard case .array(let values?) = reply, values.count == 6 else {
+            throw RedisConnectionError.protocolError("the report script returned \(reply)")
+        }
+        var n: [Int64] = []
+        for value in values {
+            guard case .integer(let x) = value else { throw RedisConnectionError.protocolError("the report script returned a non-integer") }
+            n.append(x)
+        }
+        guard (0...2 * Limits.maxLimit).contains(n[1]), (0...2 * Limits.maxLimit).contains(n[4]) else {
+            throw RedisConnectionError.protocolError("the report script returned remaining = \(n[1]), debt = \(n[4])")
+        }
+        var report = Report(
+            limit: item.limits.limit, period: item.limits.period, remaining: n[1],
+            resetAfter: try ScriptReply.microseconds(n[2], "reset_after"), retryAfter: try ScriptReply.microseconds(n[3], "retry_after"),
+            debt: n[4], duplicate: try ScriptReply.flag(n[0]))
+        report.store = .redis
+        return report
     }
 }

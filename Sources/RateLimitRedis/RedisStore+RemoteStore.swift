@@ -14,6 +14,12 @@ extension RedisStore: RemoteStore {
         reset(check, on: eventLoop(for: affinity)).whenComplete { done($0.mapError(Self.unavailable)) }
     }
 
+    public func report(
+        _ reports: [PreparedReport], affinity: ObjectIdentifier?, done: @escaping @Sendable (Result<[Report], BackendUnavailable>) -> Void
+    ) {
+        report(reports, on: eventLoop(for: affinity)).whenComplete { done($0.mapError(Self.unavailable)) }
+    }
+
     private static func unavailable(_ error: any Error) -> BackendUnavailable {
         error as? BackendUnavailable ?? BackendUnavailable(reason: "\(error)")
     }

@@ -175,21 +175,63 @@ public final class RedisStore: Sendable {
             .hop(to: eventLoop)
     }
 
+    /// Records reports in Redis, in order, each one atomic with its id (the report script).
+    /// When Redis cannot answer: `deny` fails, `allow` answers a fresh key's state and records
+    /// nothing, `local` records in the fallback memory store (without the id).
+    public func report(_ reports: [PreparedReport], on eventLoop: any EventLoop) -> EventLoopFuture<[Report]> {
+        var chain = eventLoop.makeSucceededFuture([Report]())
+        for check in reports {
+            guard let item = check.item else { continue }
+            chain = chain.flatMap { done in self.report(rule: check.rule, item, id: check.id, on: eventLoop).map { done + [$0] } }
+        }
+        return chain
+    }
+
+    private func report(rule: String, _ item: StoreItem, id: String?, on eventLoop: any EventLoop) -> EventLoopFuture<Report> {
+        let now = clock.now
+        // A cached denial may no longer hold once usage changed (a refund, above all).
+        if item.cost != 0 { _ = denials.withLock { $0.removeValue(forKey: ExactKey(redisKey(rule: rule, item))) } }
+        let fallback: @Sendable (String) throws -> Report = { reason in
+            self.observer?.fallback(self.options.onFailure)
+            switch self.options.onFailure {
+            case .deny: throw BackendUnavailable(reason: reason)
+            case .allow:
+                var report = Algorithms.report(nil, now: now, cost: 0, limits: item.limits).report
+                report.store = .failurePolicy
+                return report
+            case .local:
+                var report = self.fallback.report(item, now: now, apply: true)
+                report.store = .localFallback
+                return report
+            }
+        }
+        guard breaker.withLock({ $0.allow(now: now) }) else { return eventLoop.makeCompletedFuture { try fallback("circuit breaker open") } }
+        let arguments = reportArguments(rule: rule, item, id: id)
+        return evaluate(.report, arguments, key: arguments[1], on: eventLoop) { reply in
+            try Self.decodeReport(reply, item: item)
+        }
+        .flatMapErrorThrowing { error in
+            self.noteFailure(error)
+            return try fallback("\(error)")
+        }
+        .hop(to: eventLoop)
+    }
+
     /// EVALSHA, or EVAL when the script's SHA is unknown or Redis forgot it (NOSCRIPT). `decode`
     /// runs inside the timing, so a reply outside the scripts' contract counts as an error, not
     /// as a success that closes the circuit breaker (red team 2, F1).
-    private func evaluate(
+    private func evaluate<Answer: Sendable>(
         _ script: Script, _ arguments: [String], key: String, on eventLoop: any EventLoop,
-        decode: @escaping @Sendable (RESPValue) throws -> BatchDecision
-    ) -> EventLoopFuture<BatchDecision> {
+        decode: @escaping @Sendable (RESPValue) throws -> Answer
+    ) -> EventLoopFuture<Answer> {
         let (timeout, route) = (options.timeout, self.route)
-        let eval: @Sendable () -> EventLoopFuture<BatchDecision> = {
+        let eval: @Sendable () -> EventLoopFuture<Answer> = {
             let reply = route.send(["EVAL", script.source] + arguments, key: key, timeout: timeout, on: eventLoop)
             return self.timed("eval", reply.flatMapThrowing { try decode(Self.checked($0)) })
         }
         guard let sha = shas[script] else { return eval() }
         let reply = route.send(["EVALSHA", sha] + arguments, key: key, timeout: timeout, on: eventLoop)
-        return timed("evalsha", reply.flatMapThrowing { reply -> BatchDecision? in
+        return timed("evalsha", reply.flatMapThrowing { reply -> Answer? in
             if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") { return nil }  // answered: EVAL follows
             return try decode(Self.checked(reply))
         }).flatMap { decided in

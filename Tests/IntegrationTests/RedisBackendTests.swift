@@ -58,6 +58,25 @@ struct RedisBackendTests {
         #expect(try a.ops("GET", "/readyz").status == 200)
     }
 
+    @Test func reportsAreSharedThroughRedisAndAnIDCountsOnceAcrossSidecars() throws {
+        let redis = try RedisServerProcess()
+        defer { redis.stop() }
+        let a = try SluiceProcess(config: Self.config(redis, onFailure: "deny"))
+        defer { a.stop() }
+        let b = try SluiceProcess(config: Self.config(redis, onFailure: "deny"))
+        defer { b.stop() }
+        let first = try a.api("POST", "/v1/report", body: #"{"rule":"login","key":"alice","cost":5,"id":"job-1"}"#)
+        #expect(first.status == 200 && first.text.contains(#""duplicate":false"#) && first.text.contains(#""debt":2"#), "\(first.text)")
+        #expect(try b.api("POST", "/v1/check", body: #"{"rule":"login","key":"alice"}"#).status == 429)
+        let retry = try b.api("POST", "/v1/report", body: #"{"rule":"login","key":"alice","cost":5,"id":"job-1"}"#)
+        #expect(retry.text.contains(#""duplicate":true"#) && retry.text.contains(#""debt":2"#), "\(retry.text)")
+        let refund = try b.api("POST", "/v1/report", body: #"{"reports":[{"rule":"login","key":"alice","cost":-9}]}"#)
+        #expect(refund.text.contains(#""remaining":3,"debt":0"#), "\(refund.text)")
+        #expect(try a.api("POST", "/v1/check", body: #"{"rule":"login","key":"alice"}"#).status == 200)
+        #expect(try a.metric(#"rate_limiter_reported_total{rule="login"}"#) == 1)
+        #expect(try b.metric(#"rate_limiter_reported_total{rule="login"}"#) == 1, "the duplicate is not counted")
+    }
+
     @Test func redisDownWithLocalPolicyKeepsAnsweringAndRecovers() throws {
         let redis = try RedisServerProcess()
         defer { redis.stop() }

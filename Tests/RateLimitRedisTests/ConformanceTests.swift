@@ -28,6 +28,12 @@ import Testing
             && us(a.resetAfter) == b.resetAfter && us(a.retryAfter) == b.retryAfter && us(a.delay) == b.delay
     }
 
+    static func sameReport(_ a: Report, _ b: Report) -> Bool {
+        func us(_ ns: Int64) -> Int64 { (ns + 999) / 1000 * 1000 }
+        return a.remaining == b.remaining && a.debt == b.debt && a.duplicate == b.duplicate && a.limit == b.limit
+            && us(a.resetAfter) == b.resetAfter && us(a.retryAfter) == b.retryAfter
+    }
+
     @Test(arguments: [1, 2, 3] as [UInt64])
     func redisDecidesExactlyLikeMemory(seed: UInt64) async throws {
         let redis = try RedisServerProcess()
@@ -43,6 +49,8 @@ import Testing
         let memory = RateLimiter(rules: try RuleSet(rules), clock: clock)
         let remote = try makeRemote(rules, clock)
         let keys = ["a", "b", "c"]
+        var covered = (debt: 0, duplicate: 0, refund: 0)  // the report steps reached each case
+        var lastReport: ReportRequest?
         for step in 0..<600 {
             let gaps: [Int64] = [0, 1_000, 250_000 * 1000 / 1000, Int64(rng.next() % 2_000_000) * 1000]
             clock.advance(by: gaps[Int(rng.next() % 4)])
@@ -52,7 +60,23 @@ import Testing
                 let cost = rng.next() % 5 == 0 ? 0 : Int64(rng.next() % UInt64(capacity)) + 1
                 return CheckRequest(rule: r.name, key: keys[Int(rng.next() % 3)], cost: cost)
             }
-            switch rng.next() % 10 {
+            switch rng.next() % 13 {
+            case 10...12:
+                // A report or refund (up to twice the capacity: debt and its cap), sometimes with
+                // an id that a later step repeats (both stores must count it once).
+                let r = rules[Int(rng.next() % UInt64(rules.count))]
+                let span = UInt64(min(2 * r.limits.capacity, 8))
+                let cost = Int64(rng.next() % (2 * span + 1)) - Int64(span)
+                let id = rng.next() % 2 == 0 ? "id-\(step)" : nil
+                var request = ReportRequest(rule: r.name, key: keys[Int(rng.next() % 3)], cost: rng.next() % 7 == 0 ? Limits.maxLimit : cost, id: id)
+                if let last = lastReport, rng.next() % 3 == 0 { request = last }  // a retry
+                lastReport = request
+                let expected = try memory.report([request])[0]
+                let got = try await remote.report([request])[0]
+                #expect(Self.sameReport(expected, got), "seed \(seed) step \(step) report \(request): memory \(expected) redis \(got)")
+                if got.debt > 0 { covered.debt += 1 }
+                if got.duplicate { covered.duplicate += 1 }
+                if request.cost < 0 { covered.refund += 1 }
             case 0...5:
                 let r = request()
                 let expected = try memory.check(r)
@@ -73,6 +97,7 @@ import Testing
                 }
             }
         }
+        #expect(covered.debt > 0 && covered.duplicate > 0 && covered.refund > 0, "seed \(seed): \(covered)")
         await remote.shutdown()
     }
 }

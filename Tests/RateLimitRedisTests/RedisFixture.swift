@@ -80,6 +80,25 @@ struct RedisLimiter {
         try await decide(.batch(requests), commit: commit).batch
     }
 
+    /// Reports through the pipeline (the Redis report script).
+    func report(_ requests: [ReportRequest]) async throws -> [Report] {
+        let result: Result<[Report], PipelineError>
+        switch pipeline.report(requests) {
+        case .now(let now): result = now
+        case .later(let call):
+            let affinity = ObjectIdentifier(loop)
+            result = await withCheckedContinuation { continuation in
+                call.run(affinity: affinity) { continuation.resume(returning: $0) }
+            }
+        }
+        switch result {
+        case .success(let reports): return reports
+        case .failure(.invalid(let error)): throw error
+        case .failure(.unavailable(let error)): throw error
+        case .failure(let error): throw error
+        }
+    }
+
     /// Decides through the pipeline; throws the caller's error as the `CheckError`, and a refused
     /// backend as `BackendUnavailable`.
     func decide(_ checks: Checks, commit: Bool) async throws -> Verdict {

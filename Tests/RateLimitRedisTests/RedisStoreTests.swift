@@ -91,6 +91,32 @@ import Testing
         await r.shutdown()
     }
 
+    /// Reports with Redis gone: `deny` refuses, `allow` records nothing and answers a fresh key,
+    /// `local` records in this replica's memory.
+    @Test(arguments: FailurePolicy.allCases)
+    func killedRedisAppliesThePolicyToReports(policy: FailurePolicy) async throws {
+        let redis = try RedisServerProcess()
+        defer { redis.stop() }
+        let r = try RedisLimiter(
+            redis: redis, rules: [rule("api", .fixedWindow, 10, per: Self.hour)], clock: ManualClock(now: 0), policy: policy,
+            timeout: .milliseconds(100))
+        let report = [ReportRequest(rule: "api", key: "k", cost: 12, id: "a")]
+        #expect(try await r.report(report)[0].debt == 2)
+        redis.kill()
+        switch policy {
+        case .deny:
+            await #expect(throws: BackendUnavailable.self) { try await r.report(report) }
+        case .allow:
+            let answer = try await r.report(report)[0]
+            #expect(answer.store == .failurePolicy && answer.remaining == 10 && answer.debt == 0)
+        case .local:
+            let answer = try await r.report(report)[0]
+            #expect(answer.store == .localFallback && answer.debt == 2 && !answer.duplicate)
+            #expect(r.limiter.store.count(slot: 0) == 1)
+        }
+        await r.shutdown()
+    }
+
     /// Restart Redis (it forgets data and scripts): Sluice recovers by itself.
     @Test func restartedRedisIsUsedAgainWithScriptsReloaded() async throws {
         let redis = try RedisServerProcess()

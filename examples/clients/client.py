@@ -72,6 +72,17 @@ class Sluice:
         status, _, data = self._request("GET", "/v1/status?" + query)
         return self._decision(status, data)
 
+    def report(self, rule, key, cost, id=None):
+        """Records usage that already happened (e.g. the tokens a call really used); negative
+        refunds. `id` makes a retry count once. Returns {"remaining", "debt", "duplicate", ...}."""
+        body = {"rule": rule, "key": key, "cost": cost}
+        if id is not None:
+            body["id"] = id
+        status, _, data = self._request("POST", "/v1/report", body)
+        if status != 200:
+            raise SluiceError(f"{status}: {data.get('error')}")
+        return data
+
     def reset(self, rule, key):
         status, _, data = self._request("POST", "/v1/reset", {"rule": rule, "key": key})
         if status != 200:

@@ -29,6 +29,10 @@ echo "== status: the answer a check would give, consuming nothing (cost=0 peeks)
 api 'http://sluice/v1/status?rule=login&key=alice'
 api 'http://sluice/v1/status?rule=login&key=alice&cost=0'
 
+echo "== report: usage that already happened (may leave debt; a negative cost refunds; id counts once)"
+api http://sluice/v1/report -d '{"rule":"login","key":"alice","cost":2,"id":"example-1"}'
+api http://sluice/v1/report -d '{"rule":"login","key":"alice","cost":-2}'
+
 echo "== reset: forget alice's state under login"
 api http://sluice/v1/reset -d '{"rule":"login","key":"alice"}'
 

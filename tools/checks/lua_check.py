@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SWIFT = os.path.join(HERE, "..", "..", "Sources", "RateLimitRedis", "LuaScripts.swift")
-SCRIPTS = ["tokenBucket", "slidingWindow", "fixedWindow", "leakyBucket", "batch"]
+SCRIPTS = ["tokenBucket", "slidingWindow", "fixedWindow", "leakyBucket", "batch", "report"]
 
 MAX = 2**53 - 1  # the scripts' clamp for times (the Swift clamps to Int64.max ns)
 MAX_LIMIT = 10**9
@@ -275,7 +275,7 @@ def fixed_window(state, now, cost, L):
     used = count + cost
     if used <= L.limit:
         return Decision(1, L.limit - used, window_end if used > 0 else 0), (window, used)
-    return Decision(0, L.limit - count, window_end, window_end), (window, count)
+    return Decision(0, max(L.limit - count, 0), window_end, window_end), (window, count)
 
 
 def sliding_window(state, now, cost, L):
@@ -416,6 +416,85 @@ class Reference:
         return False, own, {}
 
 
+# ---- reports: Algorithms.report ------------------------------------------------------------------
+
+def adjusted(count, cost, ceiling):
+    return min(count + cost, max(count, ceiling)) if cost >= 0 else max(count + cost, 0)
+
+
+def report(state, now, cost, L):
+    """Algorithms.report: (remaining, reset_after, retry_after, debt) and the state to keep (None:
+    a new key's). Debt is capped at one capacity."""
+    if L.code in (TOKEN, LEAKY):
+        reach = L.burst if L.code == TOKEN else L.burst + L.capacity
+        now_scaled = now * L.limit
+        tat = max(now_scaled if state is None else state, now_scaled)
+        horizon = now_scaled + reach * L.period
+        new = tat + cost * L.period
+        new = min(new, max(tat, horizon + L.capacity * L.period)) if cost >= 0 else max(new, now_scaled)
+        nxt, debt = new, wide_ceil_div(new - horizon, L.period)
+    else:
+        window = now // L.period
+        current = previous = 0
+        if state is not None and state[0] == window:
+            current, previous = (state[1], 0) if L.code == FIXED else (state[1] >> 32, state[1] & 0xFFFF_FFFF)
+        elif state is not None and state[0] == window - 1 and L.code == SLIDING:
+            previous = state[1] >> 32
+        if L.code == FIXED:
+            used = adjusted(current, cost, 2 * L.limit)
+            nxt, debt = (window, used), max(used - L.limit, 0)
+        else:
+            carried = previous - previous * (now - window * L.period) // L.period
+            used = adjusted(current, cost, 2 * L.limit - carried)
+            nxt, debt = (window, used << 32 | previous), max(used + carried - L.limit, 0)
+    status = STEP[L.code](nxt, now, 0, L)[0]
+    one = STEP[L.code](nxt, now, 1, L)[0]
+    return (status.remaining, status.reset_after, 0 if one.allowed else one.retry_after, debt), \
+        (None if status.reset_after == 0 else nxt)
+
+
+def run_reports(conn, shas, seed, steps, cov):
+    """Checks and reports (charges, refunds, debt at its cap, retried ids) on one key: every reply
+    number and every stored value as the reference says."""
+    rng = random.Random(seed * 7919)
+    L = random_limits(rng)
+    key, state, seen, last_id = f"sluice:{{report}}:{seed}", None, set(), None
+    conn.call("DEL", key)
+    now = rng.randint(0, 10**15)
+    for step in range(steps):
+        now += pick(rng, 0, 1, lambda: rng.randint(0, L.period), lambda: rng.randint(0, 2 * L.period))
+        if rng.random() < 0.3:
+            cost = rng.randint(0, L.capacity)
+            d, nxt = STEP[L.code](state, now, cost, L)
+            got = conn.call("EVALSHA", shas[SINGLE_SCRIPT[L.code]], *single_args(key, L, cost, True, str(now)))
+            expect(got[:5] == list(d), f"report trace seed {seed} step {step}: check {L} cost {cost}: {got} vs {d}")
+            if d.allowed and cost > 0:
+                state = nxt
+        else:
+            cap = L.capacity
+            cost = pick(rng, lambda: rng.randint(-2 * cap, 2 * cap), lambda: rng.randint(-10, 10), MAX_LIMIT, -MAX_LIMIT)
+            cost = max(-MAX_LIMIT, min(cost, MAX_LIMIT))  # the script's (and the API's) bound
+            ident = last_id if last_id is not None and rng.random() < 0.3 else pick(rng, None, f"id-{seed}-{step}")
+            duplicate = ident is not None and ident in seen
+            want, nxt = report(state, now, 0 if duplicate else cost, L)
+            keys = [2, key, f"{key}:report:{ident}"] if ident is not None else [1, key]
+            got = conn.call("EVALSHA", shas["report"], *keys, L.code, L.limit, L.period, L.burst, cost, str(now), 600000)
+            expect(got == [int(duplicate), *want, now],
+                   f"report trace seed {seed} step {step}: {L} state {state} cost {cost} id {ident}: {got} vs {want}")
+            if not duplicate and cost != 0:
+                state = nxt
+            cov.add("report debt", want[3] > 0)
+            cov.add("report duplicate", duplicate)
+            cov.add("report refund", cost < 0 and not duplicate)
+            if ident is not None:
+                seen.add(ident)
+                last_id = ident
+        value = conn.call("GET", key)
+        expect(value == (None if state is None else stored_value(L, state)),
+               f"report trace seed {seed} step {step}: stored {describe_value(value)}, expected state {state}")
+    return steps
+
+
 # ---- random traces -------------------------------------------------------------------------------
 
 def pick(rng, *choices):
@@ -524,7 +603,8 @@ GUARD_EDGES = [f"{name} = 2^53{edge}" for name in ("token burst·period", "leaky
                for edge in ("", " - 1")]
 REQUIRED = ["denied", "clamped", "no-ttl write", "ttl write", "repeated key in batch", "batch denied",
             "shadow denial in allowed batch", "leaky delay", "sliding retry in window", "peek", "redis TIME",
-            "limits changed on a key", "status (commit=0)"] + GUARDS + GUARD_EDGES
+            "limits changed on a key", "status (commit=0)", "report debt", "report duplicate",
+            "report refund"] + GUARDS + GUARD_EDGES
 
 
 class Harness:
@@ -959,6 +1039,7 @@ def main():
             total += run_trace(conn, shas, seed, args.steps, cov)
             total += run_sliding_boundaries(conn, shas, seed, args.steps // 20, cov)
             total += run_guard_boundaries(conn, shas, seed, args.steps // 10, cov)
+            total += run_reports(conn, shas, seed, args.steps // 10, cov)
         total += run_ttl_edges(conn, shas, cov)
         missing = [name for name in REQUIRED if not cov.counts.get(name)]
         if missing:
