@@ -9,21 +9,41 @@ struct SourceDocument: Equatable {
     var text: Substring
 
     /// Splits `input` at lines that are exactly `---` or start with `--- ` (a line break of
-    /// `\r\n` allowed). Text before the first separator is a document only when there is any.
-    /// Concatenating the documents' texts gives back `input`.
+    /// `\r\n` allowed). Text before the first separator is a document only when there is any;
+    /// directives (`%YAML …`) with only comments and blank lines around them belong to the
+    /// document their `---` starts. Concatenating the documents' texts gives back `input`.
     static func split(_ input: String) -> [SourceDocument] {
         var documents: [SourceDocument] = []
         var start = input.startIndex
         var startLine = 1
-        for (number, line) in lines(input[...]).enumerated() where isSeparator(line) && line.startIndex > start {
-            documents.append(SourceDocument(index: documents.count + 1, firstLine: startLine, text: input[start..<line.startIndex]))
-            start = line.startIndex
-            startLine = number + 1
+        // Where directives may begin: the input's start, or the line after a `...` end marker.
+        var prologue: (index: String.Index, line: Int)? = (input.startIndex, 1)
+        for (number, line) in lines(input[...]).enumerated() {
+            if isDocumentEnd(line) {
+                prologue = (line.endIndex, number + 2)
+                continue
+            }
+            guard isSeparator(line) else { continue }
+            var cut = (index: line.startIndex, line: number + 1)
+            if let prologue, prologue.index < line.startIndex, isDirectivePrologue(input[prologue.index..<line.startIndex]) {
+                cut = prologue
+            }
+            prologue = nil
+            guard cut.index > start else { continue }
+            documents.append(SourceDocument(index: documents.count + 1, firstLine: startLine, text: input[start..<cut.index]))
+            start = cut.index
+            startLine = cut.line
         }
         if start < input.endIndex {
             documents.append(SourceDocument(index: documents.count + 1, firstLine: startLine, text: input[start...]))
         }
         return documents
+    }
+
+    /// A `...` line: the document before it has ended, and directives may follow.
+    static func isDocumentEnd(_ line: Substring) -> Bool {
+        let content = content(line)
+        return content == "..." || content.hasPrefix("... ") || content.hasPrefix("...\t")
     }
 
     /// The separator line when it carries nothing but a comment, and the comment and blank lines
@@ -32,9 +52,15 @@ struct SourceDocument: Equatable {
     var header: String {
         var header = ""
         var rest = Self.lines(text)[...]
+        // A directive prologue is kept whole: the separator after it must stay.
+        if let separator = rest.firstIndex(where: Self.isSeparator), separator > rest.startIndex,
+           Self.isDirectivePrologue(text[rest[rest.startIndex].startIndex..<rest[separator].startIndex]) {
+            header = rest[..<separator].joined()
+            rest = rest[separator...]
+        }
         if let first = rest.first, Self.isSeparator(first) {
             let after = Self.content(first).dropFirst(3).drop { $0 == " " || $0 == "\t" }
-            guard after.isEmpty || after.first == "#" else { return "---\n" }
+            guard after.isEmpty || after.first == "#" else { return header + "---\n" }
             header += first
             rest = rest.dropFirst()
         }
@@ -44,6 +70,20 @@ struct SourceDocument: Equatable {
             header += line
         }
         return header
+    }
+
+    /// Whether `text` is directives, with comments and blank lines, and nothing else.
+    static func isDirectivePrologue(_ text: Substring) -> Bool {
+        var sawDirective = false
+        for line in lines(text) {
+            let content = Self.content(line).drop { $0 == " " || $0 == "\t" }
+            if content.first == "%" && content.startIndex == Self.content(line).startIndex {
+                sawDirective = true
+            } else if !(content.isEmpty || content.first == "#") {
+                return false
+            }
+        }
+        return sawDirective
     }
 
     static func isSeparator(_ line: Substring) -> Bool {

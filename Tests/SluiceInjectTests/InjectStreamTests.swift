@@ -45,6 +45,21 @@ import YAML
         #expect(try injector.inject(yaml: input) == input)
     }
 
+    /// A `%YAML` directive before a document's `---` belongs to that document, and stays.
+    @Test func aDirectiveBeforeTheSeparatorIsKept() throws {
+        let workload = try Fixtures.text("deployment")
+        let body = workload.hasPrefix("---") ? String(workload.drop { $0 != "\n" }.dropFirst()) : workload
+        let input = "%YAML 1.2\n---\n" + body
+        let output = try injector.inject(yaml: input)
+        #expect(output.hasPrefix("%YAML 1.2\n---\n"))
+        #expect(output.contains("name: sluice"))
+        #expect(try injector.inject(yaml: output) == output)
+        // Between two documents: the first passes through, the second keeps its prologue.
+        let stream = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n...\n%YAML 1.2\n# the app\n---\n" + body
+        let injected = try injector.inject(yaml: stream)
+        #expect(injected.hasPrefix("apiVersion: v1\nkind: Service\nmetadata: {name: s}\n...\n%YAML 1.2\n# the app\n---\n"))
+    }
+
     @Test func crlfWorkloadIsRewrittenWithTheSameResultAsLF() throws {
         let lf = try Fixtures.text("daemonset")
         let crlf = lf.replacingOccurrences(of: "\n", with: "\r\n")
