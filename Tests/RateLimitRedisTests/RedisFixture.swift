@@ -82,28 +82,19 @@ struct RedisLimiter {
 
     /// Reports through the pipeline (the Redis report script).
     func report(_ requests: [ReportRequest]) async throws -> [Report] {
-        let result: Result<[Report], PipelineError>
-        switch pipeline.report(requests) {
-        case .now(let now): result = now
-        case .later(let call):
-            let affinity = ObjectIdentifier(loop)
-            result = await withCheckedContinuation { continuation in
-                call.run(affinity: affinity) { continuation.resume(returning: $0) }
-            }
-        }
-        switch result {
-        case .success(let reports): return reports
-        case .failure(.invalid(let error)): throw error
-        case .failure(.unavailable(let error)): throw error
-        case .failure(let error): throw error
-        }
+        try await run(pipeline.report(requests))
     }
 
-    /// Decides through the pipeline; throws the caller's error as the `CheckError`, and a refused
-    /// backend as `BackendUnavailable`.
+    /// Decides through the pipeline.
     func decide(_ checks: Checks, commit: Bool) async throws -> Verdict {
-        let result: Result<Verdict, PipelineError>
-        switch pipeline.decide(checks, commit: commit) {
+        try await run(pipeline.decide(checks, commit: commit))
+    }
+
+    /// Runs a pipeline step on this store's event loop; throws the caller's error as the
+    /// `CheckError`, and a refused backend as `BackendUnavailable`.
+    private func run<Value: Sendable>(_ step: PipelineStep<Value>) async throws -> Value {
+        let result: Result<Value, PipelineError>
+        switch step {
         case .now(let now): result = now
         case .later(let call):
             let affinity = ObjectIdentifier(loop)
@@ -112,7 +103,7 @@ struct RedisLimiter {
             }
         }
         switch result {
-        case .success(let verdict): return verdict
+        case .success(let value): return value
         case .failure(.invalid(let error)): throw error
         case .failure(.unavailable(let error)): throw error
         case .failure(let error): throw error
