@@ -50,16 +50,16 @@ public struct Explanation: Sendable, Hashable {
 extension RateLimiter {
     /// Explains `decision`, the answer to `request` just given (nil for an unknown rule).
     public func explain(_ request: CheckRequest, _ decision: Decision) -> Explanation? {
-        guard let rule = rules[request.rule], RateLimiter.sameName(rule.name, request.rule) else { return nil }
-        let policy = rule.policy(for: request.key)
-        let limits: Limits? = if case .limited(let own) = policy { own } else { nil }
-        let overridden = !rule.overrides.isEmpty && rule.overrides[ExactKey(request.key)] != nil
+        guard let installed = installed(request.rule) else { return nil }
+        let rule = installed.rule
+        let override = rule.override(for: request.key)
+        let limits: Limits? = if case .limited(let own) = override ?? .limited(rule.limits) { own } else { nil }
         var state: KeyState?
-        if decision.store == .memory || decision.store == .localFallback, let slot = slot(of: request.rule) {
-            state = store.state(slot: slot, key: request.key)
+        if decision.store == .memory || decision.store == .localFallback {
+            state = store.state(slot: installed.slot, key: request.key)
         }
         return Explanation(
-            rule: rule.name, override: overridden ? request.key : nil, limits: limits, store: decision.store, state: state,
+            rule: rule.name, override: override == nil ? nil : request.key, limits: limits, store: decision.store, state: state,
             allowedAt: clock.now + (decision.allowed ? 0 : decision.retryAfter))
     }
 }

@@ -210,10 +210,8 @@ public final class RateLimiter: Sendable {
         snapshot.withLock { $0.freeSlots.append(contentsOf: dropped) }
     }
 
-    /// The store slot of rule `name`, when installed.
-    func slot(of name: String) -> Int? { installed(name)?.slot }
-
-    private func installed(_ name: String) -> Installed? {
+    /// Rule `name` as installed (byte-exact name), with its store slot.
+    func installed(_ name: String) -> Installed? {
         snapshot.withLock { snap in
             if snap.list.count <= 16 { return snap.list.first { Self.sameName($0.rule.name, name) } }
             return snap.byName[name].flatMap { Self.sameName($0.rule.name, name) ? $0 : nil }

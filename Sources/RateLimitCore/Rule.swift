@@ -127,8 +127,12 @@ public struct Rule: Sendable, Hashable {
 
     /// The policy for `key`: its override if it has one, else the rule's limits.
     public func policy(for key: String) -> OverridePolicy {
-        if overrides.isEmpty { return .limited(limits) }
-        return overrides[ExactKey(key)] ?? .limited(limits)
+        override(for: key) ?? .limited(limits)
+    }
+
+    /// The exact-key override of `key`, if the rule has one.
+    public func override(for key: String) -> OverridePolicy? {
+        overrides.isEmpty ? nil : overrides[ExactKey(key)]
     }
 }
 
