@@ -57,7 +57,6 @@ extension Checks {
             }
             return (.batch(requests), explain)
         }
-        try fields.rejectUnknown(["rule", "key", "cost", "explain"])
         return (.one(try checkRequest(fields, known: ["rule", "key", "cost", "explain"])), explain)
     }
 
