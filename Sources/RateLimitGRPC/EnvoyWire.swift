@@ -117,9 +117,7 @@ enum EnvoyWire {
     static func framedResponse(overall: Code, statuses: some Collection<Status>, allocator: ByteBufferAllocator) -> ByteBuffer {
         var size = ProtoSize.varintField(overall.rawValue)
         for status in statuses { size += ProtoSize.messageField(statusSize(status)) }
-        var buffer = allocator.buffer(capacity: 5 + size)
-        buffer.writeInteger(UInt8(0))
-        buffer.writeInteger(UInt32(size))
+        var buffer = allocator.grpcMessage(size: size)
         buffer.writeVarintField(1, overall.rawValue)
         for status in statuses {
             buffer.writeMessageHeader(2, size: statusSize(status))

@@ -18,9 +18,7 @@ public struct GRPCMessageBytes: SwiftProtobufContiguousBytes {
     /// SwiftProtobuf encodes into this: a fresh buffer that starts with the message prefix.
     public init(repeating: UInt8, count: Int) {
         offset = 5
-        buffer = ByteBufferAllocator().buffer(capacity: count + 5)
-        buffer.writeInteger(UInt8(0))
-        buffer.writeInteger(UInt32(truncatingIfNeeded: count))
+        buffer = ByteBufferAllocator().grpcMessage(size: count)
         buffer.writeRepeatingByte(repeating, count: count)
     }
 

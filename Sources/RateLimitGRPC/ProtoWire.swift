@@ -127,6 +127,17 @@ extension ByteBuffer {
     }
 }
 
+extension ByteBufferAllocator {
+    /// A buffer for one gRPC message of `size` bytes, its 5-byte prefix (not compressed, the
+    /// length big-endian) already written: the message goes right after it.
+    func grpcMessage(size: Int) -> ByteBuffer {
+        var buffer = buffer(capacity: 5 + size)
+        buffer.writeInteger(UInt8(0))
+        buffer.writeInteger(UInt32(truncatingIfNeeded: size))
+        return buffer
+    }
+}
+
 /// Encoded sizes, matching what `ByteBuffer`'s writers above produce (field numbers < 16).
 enum ProtoSize {
     static func varint(_ value: UInt64) -> Int {

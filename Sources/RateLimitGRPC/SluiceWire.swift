@@ -91,9 +91,7 @@ enum SluiceWire {
     /// `ReportResponse`, framed.
     static func framedReports(_ reports: [Report], allocator: ByteBufferAllocator) -> ByteBuffer {
         let size = reports.reduce(0) { $0 + ProtoSize.messageField(reportSize($1)) }
-        var buffer = allocator.buffer(capacity: 5 + size)
-        buffer.writeInteger(UInt8(0))
-        buffer.writeInteger(UInt32(size))
+        var buffer = allocator.grpcMessage(size: size)
         for r in reports {
             buffer.writeMessageHeader(1, size: reportSize(r))
             for (field, value) in reportFields(r) { buffer.writeVarintField(field, value) }
@@ -117,9 +115,7 @@ enum SluiceWire {
     /// `CheckLimitResponse` or `GetStatusResponse` (the same shape: field 1, the decision), framed.
     static func framedDecision(_ decision: Decision, allocator: ByteBufferAllocator) -> ByteBuffer {
         let size = ProtoSize.messageField(decisionSize(decision))
-        var buffer = allocator.buffer(capacity: 5 + size)
-        buffer.writeInteger(UInt8(0))
-        buffer.writeInteger(UInt32(size))
+        var buffer = allocator.grpcMessage(size: size)
         buffer.writeDecision(1, decision)
         return buffer
     }
@@ -128,9 +124,7 @@ enum SluiceWire {
     static func framedBatch(_ batch: BatchDecision, allocator: ByteBufferAllocator) -> ByteBuffer {
         var size = ProtoSize.varintField(batch.allowed ? 1 : 0)
         for decision in batch.decisions { size += ProtoSize.messageField(decisionSize(decision)) }
-        var buffer = allocator.buffer(capacity: 5 + size)
-        buffer.writeInteger(UInt8(0))
-        buffer.writeInteger(UInt32(size))
+        var buffer = allocator.grpcMessage(size: size)
         buffer.writeVarintField(1, batch.allowed ? 1 : 0)
         for decision in batch.decisions { buffer.writeDecision(2, decision) }
         return buffer
