@@ -106,22 +106,34 @@ public final class APIHandler: Sendable {
         _ result: Result<[Report], PipelineError>, _ body: ReportBody, _ request: HTTPRequest, _ started: NIODeadline,
         into response: inout HTTPResponse
     ) {
-        switch result {
-        case .success(let reports) where body.single:
-            response.body.writeReport(reports.first ?? Report(limit: 0, period: 0, remaining: 0, resetAfter: 0, retryAfter: 0, debt: 0))
-        case .success(let reports):
+        render(result, .report, request, started, into: &response) { reports, response in
+            guard !body.single else {
+                response.body.writeReport(reports.first ?? Report(limit: 0, period: 0, remaining: 0, resetAfter: 0, retryAfter: 0, debt: 0))
+                return
+            }
             response.body.writeStaticString("{\"results\":[")
             for (i, (report, asked)) in zip(reports, body.reports).enumerated() {
                 if i > 0 { response.body.writeStaticString(",") }
                 response.body.writeReport(report, rule: asked.rule, key: asked.key)
             }
             response.body.writeStaticString("]}")
+        }
+    }
+
+    /// A pipeline answer: `success` writes what it returned; a refusal becomes its error status.
+    /// The endpoint's latency counts every answer but a caller's error and a shed call.
+    private func render<Value>(
+        _ result: Result<Value, PipelineError>, _ endpoint: Endpoint, _ request: HTTPRequest, _ started: NIODeadline,
+        into response: inout HTTPResponse, success: (Value, inout HTTPResponse) -> Void
+    ) {
+        switch result {
+        case .success(let value): success(value, &response)
         case .failure(let error):
             Self.fail(APIError(error), request, into: &response)
             if case .invalid = error { return }
             if case .shed = error { return }
         }
-        record(.report, since: started)
+        record(endpoint, since: started)
     }
 
     /// Runs a remote call; its answer is rendered into a copy of `template` on `eventLoop`.
@@ -146,30 +158,20 @@ public final class APIHandler: Sendable {
         _ result: Result<Verdict, PipelineError>, _ checks: Checks, _ explain: Bool, _ request: HTTPRequest, _ endpoint: Endpoint,
         _ started: NIODeadline, into response: inout HTTPResponse
     ) {
-        switch (result, checks) {
-        case (.success(.one(let decision)), .one(let check)):
-            Self.answer(decision, rule: check.rule, explain: explain ? limiter.explain(check, decision) : nil, into: &response)
-        case (.success(let verdict), .batch(let requests)):
-            answer(verdict.batch, requests, explain: explain, into: &response)
-        case (.success(let verdict), .one(let check)):
-            answer(verdict.batch, [check], explain: explain, into: &response)
-        case (.failure(let error), _):
-            Self.fail(APIError(error), request, into: &response)
-            if case .invalid = error { return }
-            if case .shed = error { return }
+        render(result, endpoint, request, started, into: &response) { verdict, response in
+            switch (verdict, checks) {
+            case (.one(let decision), .one(let check)):
+                Self.answer(decision, rule: check.rule, explain: explain ? limiter.explain(check, decision) : nil, into: &response)
+            case (_, .batch(let requests)):
+                answer(verdict.batch, requests, explain: explain, into: &response)
+            case (.batch(let batch), .one(let check)):
+                answer(batch, [check], explain: explain, into: &response)
+            }
         }
-        record(endpoint, since: started)
     }
 
     private func render(_ result: Result<Void, PipelineError>, _ request: HTTPRequest, _ started: NIODeadline, into response: inout HTTPResponse) {
-        switch result {
-        case .success: response.body.writeStaticString("{\"reset\":true}")
-        case .failure(let error):
-            Self.fail(APIError(error), request, into: &response)
-            if case .invalid = error { return }
-            if case .shed = error { return }
-        }
-        record(.reset, since: started)
+        render(result, .reset, request, started, into: &response) { _, response in response.body.writeStaticString("{\"reset\":true}") }
     }
 
     private static func fail(_ error: APIError, _ request: HTTPRequest, into response: inout HTTPResponse) {
