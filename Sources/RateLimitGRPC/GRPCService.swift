@@ -66,7 +66,20 @@ public final class GRPCService: Sendable {
         _ checks: Checks, commit: Bool, _ method: GRPCMethod, _ start: NIODeadline,
         _ eventLoop: any EventLoop, _ respond: @escaping @Sendable (Verdict) -> GRPCReply
     ) -> GRPCAnswer {
-        switch pipeline.decide(checks, commit: commit) {
+        answer(pipeline.decide(checks, commit: commit), method, start, eventLoop, respond)
+    }
+
+    /// Records reports through the pipeline and renders `ReportResponse`.
+    private func report(_ reports: [ReportRequest], _ method: GRPCMethod, _ start: NIODeadline, _ eventLoop: any EventLoop) -> GRPCAnswer {
+        answer(pipeline.report(reports), method, start, eventLoop) { .message(SluiceWire.framedReports($0, allocator: ByteBufferAllocator())) }
+    }
+
+    /// A pipeline step as a gRPC answer: now, or later on `eventLoop`.
+    private func answer<Value: Sendable>(
+        _ step: PipelineStep<Value>, _ method: GRPCMethod, _ start: NIODeadline, _ eventLoop: any EventLoop,
+        _ respond: @escaping @Sendable (Value) -> GRPCReply
+    ) -> GRPCAnswer {
+        switch step {
         case .now(let result):
             return .now(reply(result, method, start, respond))
         case .later(let call):
@@ -78,34 +91,14 @@ public final class GRPCService: Sendable {
         }
     }
 
-    /// Records reports through the pipeline and renders `ReportResponse`.
-    private func report(_ reports: [ReportRequest], _ method: GRPCMethod, _ start: NIODeadline, _ eventLoop: any EventLoop) -> GRPCAnswer {
-        let respond: @Sendable (Result<[Report], PipelineError>) -> GRPCReply = { result in
-            switch result {
-            case .success(let reports):
-                self.observers.duration(method.endpoint, elapsedNanoseconds(since: start))
-                return .message(SluiceWire.framedReports(reports, allocator: ByteBufferAllocator()))
-            case .failure(let error):
-                return .failure(GRPCStatus(error))
-            }
-        }
-        switch pipeline.report(reports) {
-        case .now(let result):
-            return .now(respond(result))
-        case .later(let call):
-            let promise = eventLoop.makePromise(of: GRPCReply.self)
-            call.run(affinity: ObjectIdentifier(eventLoop)) { promise.succeed(respond($0)) }
-            return .later(promise.futureResult)
-        }
-    }
-
-    private func reply(
-        _ result: Result<Verdict, PipelineError>, _ method: GRPCMethod, _ start: NIODeadline,
-        _ respond: (Verdict) -> GRPCReply
+    /// The reply to a pipeline result: `respond`'s message, counted in the method's latency, or
+    /// the refusal's status.
+    private func reply<Value>(
+        _ result: Result<Value, PipelineError>, _ method: GRPCMethod, _ start: NIODeadline, _ respond: (Value) -> GRPCReply
     ) -> GRPCReply {
         switch result {
-        case .success(let verdict):
-            let reply = respond(verdict)
+        case .success(let value):
+            let reply = respond(value)
             observers.duration(method.endpoint, elapsedNanoseconds(since: start))
             return reply
         case .failure(let error):
