@@ -54,25 +54,35 @@ final class RedisConnection: Sendable {
     /// Sends one command; its reply, or a `RedisConnectionError` once `timeout` has passed.
     /// A timed-out command closes the connection: a stalled Redis must not hold later commands.
     func send(_ arguments: [String], timeout: TimeAmount) -> EventLoopFuture<RESPValue> {
-        var bytes = ByteBufferAllocator().buffer(capacity: 64 + arguments.reduce(0) { $0 + $1.utf8.count + 16 })
-        RESPEncoder.write(arguments, into: &bytes)
         let promise = eventLoop.makePromise(of: RESPValue.self)
-        if eventLoop.inEventLoop {
-            sendOnLoop(bytes, deadline: .now() + timeout, promise: promise)
-        } else {
-            let sendBytes = bytes
-            eventLoop.execute { self.sendOnLoop(sendBytes, deadline: .now() + timeout, promise: promise) }
-        }
+        send(arguments, timeout: timeout) { promise.completeWith($0) }
         return promise.futureResult
     }
 
-    private func sendOnLoop(_ bytes: ByteBuffer, deadline: NIODeadline, promise: EventLoopPromise<RESPValue>) {
+    /// Sends one command; `reply` receives its reply, or a `RedisConnectionError` once
+    /// `timeout` has passed, exactly once, on this connection's event loop. The hot path: no
+    /// future, no promise while connected.
+    func send(_ arguments: [String], timeout: TimeAmount, reply: @escaping RESPReplyHandler) {
+        var bytes = ByteBufferAllocator().buffer(capacity: 64 + arguments.reduce(0) { $0 + $1.utf8.count + 16 })
+        RESPEncoder.write(arguments, into: &bytes)
+        if eventLoop.inEventLoop {
+            sendOnLoop(bytes, deadline: .now() + timeout, reply: reply)
+        } else {
+            let sendBytes = bytes
+            eventLoop.execute { self.sendOnLoop(sendBytes, deadline: .now() + timeout, reply: reply) }
+        }
+    }
+
+    private func sendOnLoop(_ bytes: ByteBuffer, deadline: NIODeadline, reply: @escaping RESPReplyHandler) {
         // The common case: connected. The channel handler watches the deadline.
         if case .ready(let channel) = state.value, channel.isActive {
-            write(RESPCommand(bytes: bytes, promise: promise, deadline: deadline), on: channel)
+            write(RESPCommand(bytes: bytes, deadline: deadline, reply: reply), on: channel)
             return
         }
-        // Not connected yet: the wait for the connection counts against the deadline too.
+        // Not connected yet: the wait for the connection counts against the deadline too. The
+        // promise answers once, whichever of the timer and the connection comes first.
+        let promise = eventLoop.makePromise(of: RESPValue.self)
+        promise.futureResult.whenComplete(reply)
         let timer = eventLoop.scheduleTask(deadline: deadline) { promise.fail(RedisConnectionError.timeout) }
         promise.futureResult.whenComplete { _ in timer.cancel() }
         channel().whenComplete { result in
@@ -80,9 +90,7 @@ final class RedisConnection: Sendable {
             case .failure(let error):
                 promise.fail(error)
             case .success(let channel):
-                let reply = self.eventLoop.makePromise(of: RESPValue.self)
-                self.write(RESPCommand(bytes: bytes, promise: reply, deadline: deadline), on: channel)
-                reply.futureResult.whenComplete { promise.completeWith($0) }
+                self.write(RESPCommand(bytes: bytes, deadline: deadline) { promise.completeWith($0) }, on: channel)
             }
         }
     }

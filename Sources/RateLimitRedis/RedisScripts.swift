@@ -2,7 +2,7 @@ import RateLimitCore
 
 /// The Lua scripts the store runs (their text and KEYS/ARGV contracts are in `LuaScripts`).
 enum Script: String, CaseIterable, Sendable {
-    case tokenBucket, slidingWindow, fixedWindow, leakyBucket, batch, report
+    case tokenBucket, slidingWindow, fixedWindow, leakyBucket, batch, multi, report
 
     init(_ algorithm: Algorithm) {
         switch algorithm {
@@ -20,6 +20,7 @@ enum Script: String, CaseIterable, Sendable {
         case .fixedWindow: LuaScripts.fixedWindow
         case .leakyBucket: LuaScripts.leakyBucket
         case .batch: LuaScripts.batch
+        case .multi: LuaScripts.multi
         case .report: LuaScripts.report
         }
     }
@@ -90,13 +91,7 @@ extension RedisStore {
     /// the scripts' contract before use: a reply outside it (a buggy or hostile server) is a
     /// protocol error, answered by `on_failure`, never an arithmetic trap (red team 2, F1).
     static func decode(_ reply: RESPValue, items: [StoreItem], batch: Bool) throws -> BatchDecision {
-        guard case .array(let values?) = reply else { throw RedisConnectionError.protocolError("the script returned \(reply)") }
-        var numbers: [Int64] = []
-        numbers.reserveCapacity(values.count)
-        for value in values {
-            guard case .integer(let n) = value else { throw RedisConnectionError.protocolError("the script returned a non-integer") }
-            numbers.append(n)
-        }
+        let numbers = try ScriptReply.numbers(reply)
         if !batch {
             guard numbers.count >= 5, let item = items.first else { throw RedisConnectionError.protocolError("short script reply") }
             let d = try ScriptReply.decision(numbers, at: 0, item: item)
@@ -116,6 +111,18 @@ extension RedisStore {
 /// there), so converting them to nanoseconds cannot overflow.
 enum ScriptReply {
     static let maxMicroseconds: Int64 = (1 << 53) - 1
+
+    /// A script's reply: an array of integers, or a protocol error.
+    static func numbers(_ reply: RESPValue) throws -> [Int64] {
+        guard case .array(let values?) = reply else { throw RedisConnectionError.protocolError("the script returned \(reply)") }
+        var numbers: [Int64] = []
+        numbers.reserveCapacity(values.count)
+        for value in values {
+            guard case .integer(let n) = value else { throw RedisConnectionError.protocolError("the script returned a non-integer") }
+            numbers.append(n)
+        }
+        return numbers
+    }
 
     static func flag(_ n: Int64) throws -> Bool {
         guard n == 0 || n == 1 else { throw RedisConnectionError.protocolError("the script returned \(n) where 0 or 1 belongs") }

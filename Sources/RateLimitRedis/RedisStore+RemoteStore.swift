@@ -7,7 +7,7 @@ extension RedisStore: RemoteStore {
         _ checks: [PreparedCheck], commit: Bool, affinity: ObjectIdentifier?,
         done: @escaping @Sendable (Result<BatchDecision, BackendUnavailable>) -> Void
     ) {
-        decide(checks, commit: commit, on: eventLoop(for: affinity)).whenComplete { done($0.mapError(Self.unavailable)) }
+        decide(checks, commit: commit, on: eventLoop(for: affinity)) { done($0.mapError(Self.unavailable)) }
     }
 
     public func reset(_ check: PreparedCheck, affinity: ObjectIdentifier?, done: @escaping @Sendable (Result<Void, BackendUnavailable>) -> Void) {
