@@ -67,17 +67,18 @@ extension RedisStore {
         return out
     }
 
-    /// KEYS and ARGV for one item (single-key script) or several (batch script).
+    /// KEYS and ARGV for one item (single-key script) or several (batch script); each item
+    /// with its Redis key (`redisKey`).
     func arguments(_ items: [(String, StoreItem)], commit: Bool) -> [String] {
         let now = options.scriptClock.map { String($0.now / 1000) } ?? ""
         let flag = commit ? "1" : "0"
-        if items.count == 1, let (rule, item) = items.first {
+        if items.count == 1, let (key, item) = items.first {
             let l = item.limits
-            return ["1", redisKey(rule: rule, item), String(l.limit), String(l.period / 1000), String(l.burst), String(item.cost), flag, now]
+            return ["1", key, String(l.limit), String(l.period / 1000), String(l.burst), String(item.cost), flag, now]
         }
         var out = [String(items.count)]
         out.reserveCapacity(1 + items.count * 7 + 2)
-        for (rule, item) in items { out.append(redisKey(rule: rule, item)) }
+        for (key, _) in items { out.append(key) }
         out.append(flag)
         out.append(now)
         for (_, item) in items {

@@ -9,7 +9,8 @@ import RateLimitCore
 /// share a slot. A value type; the store keeps one per event loop.
 struct CoalescedChecks {
     struct Check {
-        var rule: String
+        /// The Redis key (`redisKey`).
+        var key: String
         var item: StoreItem
         var commit: Bool
         var done: @Sendable (Result<BatchDecision, any Error>) -> Void
@@ -45,7 +46,7 @@ extension RedisStore {
 
     private func decideCoalesced(_ checks: ArraySlice<CoalescedChecks.Check>, on eventLoop: any EventLoop) {
         guard checks.count > 1 else {
-            for check in checks { decideAtOnce([(check.rule, check.item)], commit: check.commit, on: eventLoop, done: check.done) }
+            for check in checks { decideAtOnce([(check.key, check.item)], commit: check.commit, on: eventLoop, done: check.done) }
             return
         }
         let arguments = multiArguments(checks)
@@ -66,7 +67,7 @@ extension RedisStore {
     func multiArguments(_ checks: ArraySlice<CoalescedChecks.Check>) -> [String] {
         var out = [String(checks.count)]
         out.reserveCapacity(2 + checks.count * 7)
-        for check in checks { out.append(redisKey(rule: check.rule, check.item)) }
+        for check in checks { out.append(check.key) }
         out.append(options.scriptClock.map { String($0.now / 1000) } ?? "")
         for check in checks {
             let l = check.item.limits

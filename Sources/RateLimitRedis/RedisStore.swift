@@ -141,11 +141,12 @@ public final class RedisStore: Sendable {
         _ checks: [PreparedCheck], commit: Bool, on eventLoop: any EventLoop,
         done: @escaping @Sendable (Result<BatchDecision, any Error>) -> Void
     ) {
-        let items = checks.compactMap { check in check.item.map { (check.rule, $0) } }
+        // Each item with its Redis key.
+        let items = checks.compactMap { check in check.item.map { (redisKey(rule: check.rule, $0), $0) } }
         if items.isEmpty { return done(.success(BatchDecision(allowed: true, decisions: []))) }
         let now = clock.now
-        // A single check's key: for the over-limit cache, before and after.
-        let cacheKey = commit && items.count == 1 && options.cacheDenials ? ExactKey(redisKey(rule: items[0].0, items[0].1)) : nil
+        // A single check's key in the over-limit cache, looked up before and filled after.
+        let cacheKey = commit && items.count == 1 && options.cacheDenials ? ExactKey(items[0].0) : nil
         if let cacheKey, let cached = cachedDenial(cacheKey, items[0].1, now: now) {
             observer?.cachedDenial()
             return done(.success(BatchDecision(allowed: false, decisions: [cached])))
@@ -166,13 +167,14 @@ public final class RedisStore: Sendable {
         if splitsBySlot, items.count > 1 {
             decideBySlot(items, commit: commit, on: eventLoop).whenComplete(answer)
         } else if items.count == 1, let box = coalescing[ObjectIdentifier(eventLoop)], eventLoop.inEventLoop {
-            coalesce(CoalescedChecks.Check(rule: items[0].0, item: items[0].1, commit: commit, done: answer), in: box, on: eventLoop)
+            coalesce(CoalescedChecks.Check(key: items[0].0, item: items[0].1, commit: commit, done: answer), in: box, on: eventLoop)
         } else {
             decideAtOnce(items, commit: commit, on: eventLoop, done: answer)
         }
     }
 
-    /// One script call over `items` (all on one slot, or on a server without slots).
+    /// One script call over `items`, each with its Redis key (all on one slot, or on a server
+    /// without slots).
     func decideAtOnce(_ items: [(String, StoreItem)], commit: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<BatchDecision> {
         let promise = eventLoop.makePromise(of: BatchDecision.self)
         decideAtOnce(items, commit: commit, on: eventLoop) { promise.completeWith($0) }
