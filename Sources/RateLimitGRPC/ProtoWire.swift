@@ -1,4 +1,5 @@
 import NIOCore
+import RateLimitCore
 
 /// Why a protobuf message could not be read.
 enum ProtoWireError: Error, Equatable {
@@ -61,7 +62,7 @@ struct ProtoReader {
     /// A length-delimited field as UTF-8 text (proto3 strings must be valid UTF-8).
     mutating func string() throws(ProtoWireError) -> String {
         let field = try nested()
-        guard let text = String(validating: field.bytes[field.position..<field.end], as: UTF8.self) else {
+        guard let text = String(validatingUTF8: UnsafeRawBufferPointer(rebasing: field.bytes[field.position..<field.end])) else {
             throw .malformed("a string that is not UTF-8")
         }
         return text

@@ -1,5 +1,6 @@
 public import NIOCore
 public import RateLimitConfig
+import RateLimitCore
 
 /// A parsed JSON value: the configuration's neutral tree, so an admin body is validated as
 /// the tree it is (objects keep their fields in order, so duplicates can be detected).
@@ -151,7 +152,7 @@ public struct JSONParser {
         if i < bytes.count, bytes[i] == UInt8(ascii: "\"") {
             let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
             i += 1
-            guard let s = String(validating: raw, as: UTF8.self) else { throw error("invalid UTF-8 in string") }
+            guard let s = String(validatingUTF8: raw) else { throw error("invalid UTF-8 in string") }
             return s
         }
         var out = Array(bytes[start..<i])
