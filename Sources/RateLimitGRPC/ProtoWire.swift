@@ -94,12 +94,18 @@ struct ProtoReader {
 /// up front (`ProtoSize`), so each message is written once, in place.
 extension ByteBuffer {
     mutating func writeVarint(_ value: UInt64) {
-        var value = value
-        while value >= 0x80 {
-            writeInteger(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
+        // One write of up to 10 bytes, not one checked write per byte.
+        writeWithUnsafeMutableBytes(minimumWritableBytes: 10) { out in
+            var value = value
+            var count = 0
+            while value >= 0x80 {
+                out[count] = UInt8(truncatingIfNeeded: value) | 0x80
+                value >>= 7
+                count += 1
+            }
+            out[count] = UInt8(value)
+            return count + 1
         }
-        writeInteger(UInt8(value))
     }
 
     mutating func writeTag(_ field: UInt64, _ wireType: UInt8) {
