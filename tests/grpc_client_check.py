@@ -244,6 +244,11 @@ def shutdown_check(path, pid):
     raw = RawConnection(path)
     stream = raw.start()
     raw.read(lambda e: isinstance(e, h2.events.RemoteSettingsChanged))
+    # The server reads frames in order: once it acknowledges a PING sent after the call's
+    # HEADERS, the call is open on its side, and the SIGTERM finds it in flight (not a race).
+    raw.conn.ping(b"inflight")
+    raw.flush()
+    check("the call is open before the signal", raw.read(lambda e: isinstance(e, h2.events.PingAckReceived)) is not None)
     os.kill(pid, signal.SIGTERM)
 
     def frame(kind, flags, stream_id, payload):
