@@ -17,3 +17,20 @@ extension String {
         }
     }
 }
+
+extension String {
+    /// This text with every scalar for which `replacement` gives a string replaced by it, the
+    /// others kept: the one loop behind label escaping and percent-encoding.
+    public func replacingScalars(_ replacement: (Unicode.Scalar) -> String?) -> String {
+        var out = ""
+        out.reserveCapacity(utf8.count + 8)
+        for scalar in unicodeScalars {
+            if let text = replacement(scalar) {
+                out += text
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}

@@ -129,17 +129,14 @@ public final class RuleMetricsTable: Sendable {
 
     /// Prometheus label-value escaping: backslash, double quote and newline.
     static func escape(_ value: String) -> String {
-        var out = ""
-        out.reserveCapacity(value.utf8.count)
-        for ch in value.unicodeScalars {
-            switch ch {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.unicodeScalars.append(ch)
+        value.replacingScalars { scalar in
+            switch scalar {
+            case "\\": "\\\\"
+            case "\"": "\\\""
+            case "\n": "\\n"
+            default: nil
             }
         }
-        return out
     }
 
     /// A float the way Prometheus prints it: integers without a fraction.

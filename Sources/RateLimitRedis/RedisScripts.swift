@@ -54,17 +54,14 @@ extension RedisStore {
         guard key.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}") }) else {
             return key
         }
-        var out = ""
-        out.reserveCapacity(key.utf8.count + 8)
-        for character in key.unicodeScalars {
-            switch character {
-            case "%": out += "%25"
-            case "{": out += "%7B"
-            case "}": out += "%7D"
-            default: out.unicodeScalars.append(character)
+        return key.replacingScalars { scalar in
+            switch scalar {
+            case "%": "%25"
+            case "{": "%7B"
+            case "}": "%7D"
+            default: nil
             }
         }
-        return out
     }
 
     /// KEYS and ARGV for one item (single-key script) or several (batch script); each item

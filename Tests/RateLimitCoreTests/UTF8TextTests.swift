@@ -19,3 +19,12 @@ import Testing
         #expect(text(Array("a".utf8) + [0xC0, 0xAF]) == nil, "an overlong encoding")
     }
 }
+
+@Suite struct ReplacingScalarsTests {
+    @Test func namedScalarsAreReplacedAndTheRestKept() {
+        let escaped = "a\"b\\c\nd ü".replacingScalars { $0 == "\"" ? "\\\"" : $0 == "\n" ? "\\n" : nil }
+        #expect(escaped == "a\\\"b\\c\\nd ü")
+        #expect("".replacingScalars { _ in "x" } == "")
+        #expect("🚦{k}".replacingScalars { $0 == "{" ? "%7B" : nil } == "🚦%7Bk}")
+    }
+}
