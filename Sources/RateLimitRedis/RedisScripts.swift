@@ -2,7 +2,7 @@ import RateLimitCore
 
 /// The Lua scripts the store runs (their text and KEYS/ARGV contracts are in `LuaScripts`).
 enum Script: String, CaseIterable, Sendable {
-    case tokenBucket, slidingWindow, fixedWindow, leakyBucket, batch, multi, report
+    case tokenBucket, slidingWindow, fixedWindow, leakyBucket, batch, multi, report, leaseAcquire, leaseRelease
 
     init(_ algorithm: Algorithm) {
         switch algorithm {
@@ -10,6 +10,7 @@ enum Script: String, CaseIterable, Sendable {
         case .slidingWindow: self = .slidingWindow
         case .fixedWindow: self = .fixedWindow
         case .leakyBucket: self = .leakyBucket
+        case .concurrency: self = .leaseAcquire
         }
     }
 
@@ -22,6 +23,8 @@ enum Script: String, CaseIterable, Sendable {
         case .batch: LuaScripts.batch
         case .multi: LuaScripts.multi
         case .report: LuaScripts.report
+        case .leaseAcquire: LeaseScripts.acquire
+        case .leaseRelease: LeaseScripts.release
         }
     }
 }
@@ -34,6 +37,7 @@ extension Algorithm {
         case .slidingWindow: 2
         case .fixedWindow: 3
         case .leakyBucket: 4
+        case .concurrency: 5
         }
     }
 }

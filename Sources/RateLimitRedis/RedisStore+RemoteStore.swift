@@ -20,6 +20,13 @@ extension RedisStore: RemoteStore {
         report(reports, on: eventLoop(for: affinity)).whenComplete { done($0.mapError(Self.unavailable)) }
     }
 
+    public func release(
+        _ check: PreparedCheck, lease: UInt64, affinity: ObjectIdentifier?,
+        done: @escaping @Sendable (Result<Result<Decision, LeaseSet.ReleaseError>, BackendUnavailable>) -> Void
+    ) {
+        release(check, lease: lease, on: eventLoop(for: affinity)).whenComplete { done($0.mapError(Self.unavailable)) }
+    }
+
     private static func unavailable(_ error: any Error) -> BackendUnavailable {
         error as? BackendUnavailable ?? BackendUnavailable(reason: "\(error)")
     }

@@ -166,7 +166,8 @@ public final class RedisStore: Sendable {
         }
         if splitsBySlot, items.count > 1 {
             decideBySlot(items, commit: commit, on: eventLoop).whenComplete(answer)
-        } else if items.count == 1, let box = coalescing[ObjectIdentifier(eventLoop)], eventLoop.inEventLoop {
+        } else if items.count == 1, items[0].1.limits.algorithm != .concurrency, let box = coalescing[ObjectIdentifier(eventLoop)],
+                  eventLoop.inEventLoop {  // the multi script decides the four algorithms, not leases
             coalesce(CoalescedChecks.Check(key: items[0].0, item: items[0].1, commit: commit, done: answer), in: box, on: eventLoop)
         } else {
             decideAtOnce(items, commit: commit, on: eventLoop, done: answer)
@@ -185,6 +186,7 @@ public final class RedisStore: Sendable {
         _ items: [(String, StoreItem)], commit: Bool, on eventLoop: any EventLoop,
         done: @escaping @Sendable (Result<BatchDecision, any Error>) -> Void
     ) {
+        if items.count == 1, items[0].1.limits.algorithm == .concurrency { return acquire(items[0], commit: commit, on: eventLoop, done: done) }
         let script: Script = items.count == 1 ? Script(items[0].1.limits.algorithm) : .batch
         let arguments = self.arguments(items, commit: commit)
         let stored = items.map(\.1)
@@ -199,7 +201,8 @@ public final class RedisStore: Sendable {
         let key = redisKey(rule: check.rule, item)
         _ = denials.withLock { $0.removeValue(forKey: ExactKey(key)) }
         fallback.reset(slot: item.slot, key: item.key)
-        return timed("del", route.send(["DEL", key], key: key, timeout: options.timeout, on: eventLoop).flatMapThrowing(Self.checked))
+        let keys = item.limits.algorithm == .concurrency ? Self.leaseKeys(key) : [key]
+        return timed("del", route.send(["DEL"] + keys, key: key, timeout: options.timeout, on: eventLoop).flatMapThrowing(Self.checked))
             .map { _ in () }
             .flatMapErrorThrowing { error in
                 self.noteFailure(error)
@@ -253,7 +256,7 @@ public final class RedisStore: Sendable {
     /// EVALSHA, or EVAL when the script's SHA is unknown or Redis forgot it (NOSCRIPT). `decode`
     /// runs inside the timing, so a reply outside the scripts' contract counts as an error, not
     /// as a success that closes the circuit breaker (red team 2, F1).
-    private func evaluate<Answer: Sendable>(
+    func evaluate<Answer: Sendable>(
         _ script: Script, _ arguments: [String], key: String, on eventLoop: any EventLoop,
         decode: @escaping @Sendable (RESPValue) throws -> Answer
     ) -> EventLoopFuture<Answer> {
@@ -318,7 +321,7 @@ public final class RedisStore: Sendable {
         return result
     }
 
-    private func noteFailure(_ error: any Error) {
+    func noteFailure(_ error: any Error) {
         if error is RedisErrorReply { return }  // Redis answered: neither down nor a breaker failure
         let now = clock.now
         breaker.withLock { $0.recordFailure(now: now) }
@@ -366,7 +369,8 @@ public final class RedisStore: Sendable {
 
     /// `key`: the item's Redis key.
     private func cachedDenial(_ key: ExactKey, _ item: StoreItem, now: Nanoseconds) -> Decision? {
-        guard options.cacheDenials, item.cost > 0 else { return nil }
+        // Never a concurrency rule's: a release (on any pod) frees a lease before `retryAfter`.
+        guard options.cacheDenials, item.cost > 0, item.limits.algorithm != .concurrency else { return nil }
         return denials.withLock { cache -> Decision? in
             guard let entry = cache[key] else { return nil }
             let elapsed = now - entry.decidedAt
@@ -384,7 +388,7 @@ public final class RedisStore: Sendable {
     }
 
     private func cache(_ key: ExactKey, _ item: StoreItem, _ decision: Decision, now: Nanoseconds) {
-        guard options.cacheDenials, decision.retryAfter > 0, item.cost > 0 else { return }
+        guard options.cacheDenials, decision.retryAfter > 0, item.cost > 0, item.limits.algorithm != .concurrency else { return }
         denials.withLock { cache in
             if cache.count >= Self.maxCachedDenials {
                 cache = cache.filter { now - $0.value.decidedAt < $0.value.decision.retryAfter }
