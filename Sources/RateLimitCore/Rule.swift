@@ -109,6 +109,13 @@ public struct Rule: Sendable, Hashable {
         else {
             throw RuleError(field: "name", message: "must be 1-\(Self.maxNameLength) characters of A-Z a-z 0-9 _ - . , got \"\(name)\"")
         }
+        if limits.algorithm == .concurrency, !descriptors.isEmpty {
+            // Envoy's rate limit service only adds hits (`hits_addend`): nothing would release,
+            // and every request would hold its lease for the whole lease_ttl (docs/grpc.md).
+            throw RuleError(
+                field: "descriptors",
+                message: "a concurrency rule cannot serve Envoy descriptors: Envoy never releases a lease, so use the HTTP API (check, then POST /v1/release)")
+        }
         self.name = name
         self.limits = limits
         self.shadow = shadow
