@@ -42,7 +42,7 @@ struct LeaseTable: Sendable {
     /// (dropped) knows only that ids below `floor` were granted by some set of this stripe: those
     /// are `notHeld` (the likely case: a lease released after it expired and was swept).
     mutating func release(_ id: UInt64, _ key: MemoryStore.SlotKey, limits: Limits, now: Nanoseconds) throws(LeaseSet.ReleaseError) -> Decision {
-        guard var set = sets[key] else { throw id < floor ? .notHeld(id) : .unknown(id) }
+        guard var set = sets[key] else { throw (1..<floor).contains(id) ? .notHeld(id) : .unknown(id) }
         try set.release(id, now: now)
         sets[key] = set
         return Algorithms.lease(set, now: now, cost: 0, limits: limits).decision

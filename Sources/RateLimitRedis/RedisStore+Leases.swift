@@ -35,7 +35,10 @@ extension RedisStore {
     /// Frees one lease (the release script); Redis alone can: whatever `on_failure` says, a
     /// release Redis cannot answer fails (the lease then expires at its `lease_ttl`).
     public func release(_ check: PreparedCheck, lease: UInt64, on eventLoop: any EventLoop) -> EventLoopFuture<Result<Decision, LeaseSet.ReleaseError>> {
-        guard let item = check.item else { return eventLoop.makeSucceededFuture(.failure(.unknown(lease))) }
+        // The scripts grant ids below 2^53 (the clock in µs, counting up): a larger one was never granted.
+        guard let item = check.item, lease <= UInt64(ScriptReply.maxMicroseconds) else {
+            return eventLoop.makeSucceededFuture(.failure(.unknown(lease)))
+        }
         let now = options.scriptClock.map { String($0.now / 1000) } ?? ""
         let arguments = ["2"] + Self.leaseKeys(redisKey(rule: check.rule, item)) + [String(lease), String(item.limits.limit), now]
         return evaluate(.leaseRelease, arguments, key: arguments[1], on: eventLoop) { reply -> Result<Decision, LeaseSet.ReleaseError> in

@@ -85,6 +85,11 @@ struct RedisLimiter {
         try await run(pipeline.report(requests))
     }
 
+    /// Frees a lease through the pipeline (the Redis release script).
+    func release(_ request: ReleaseRequest) async throws -> Decision {
+        try await run(pipeline.release(request))
+    }
+
     /// Decides through the pipeline.
     func decide(_ checks: Checks, commit: Bool) async throws -> Verdict {
         try await run(pipeline.decide(checks, commit: commit))
