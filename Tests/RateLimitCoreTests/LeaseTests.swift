@@ -116,4 +116,18 @@ import Testing
         clock.advance(by: ttl - second)
         #expect(limiter.leasesActive().map(\.count) == [1])
     }
+
+    @Test func replayReleasesAfterHoldAndExpiresTheRestAtTheTTL() throws {
+        let session = ReplaySession(rules: try RuleSet([rule("jobs", .concurrency, 1, per: ttl)]))
+        func allowed(_ t: Int64, hold: Int64? = nil) throws -> Bool {
+            try session.apply(ReplayEvent(time: t, rule: "jobs", key: "k", hold: hold)).allowed
+        }
+        #expect(try allowed(0, hold: 2 * second))
+        #expect(try !allowed(second))
+        #expect(try allowed(2 * second))  // released at exactly 2 s, first
+        #expect(try !allowed(5 * second))
+        #expect(try !allowed(12 * second - 1))
+        #expect(try allowed(12 * second))  // never released: expired at its TTL
+        #expect(session.summary() == [{ var s = ReplaySummary(rule: "jobs"); s.requests = 6; s.allowed = 3; s.denied = 3; s.topDenied = [("k", 3)]; return s }()])
+    }
 }
