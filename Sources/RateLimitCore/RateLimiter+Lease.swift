@@ -32,6 +32,11 @@ extension RateLimiter {
         }
     }
 
+    /// The algorithm of installed rule `name` (byte-exact), if there is one.
+    public func algorithm(of name: String) -> Algorithm? {
+        installed(name)?.limits.algorithm
+    }
+
     /// Leases held now in this process's memory store, per concurrency rule, in rule order.
     public func leasesActive() -> [(rule: String, count: Int)] {
         let now = clock.now
