@@ -106,4 +106,22 @@ import Testing
         #expect(try await remote.check(batch: [CheckRequest(rule: "api", key: "k"), CheckRequest(rule: "api", key: "j")]).allowed)
         await remote.shutdown()
     }
+
+    /// Single checks of one tick are coalesced into the `multi` script, which decides the four
+    /// algorithms only: a concurrency check among them still goes to the acquire script, and
+    /// every answer is the memory store's, in order, lease ids included.
+    @Test func leasesAmongCoalescedChecksAreAcquiredOneByOne() async throws {
+        let redis = try RedisServerProcess()
+        defer { redis.stop() }
+        let rules = [rule("jobs", .concurrency, 3, per: second), rule("fw", .fixedWindow, 4, per: second)]
+        let clock = ManualClock(now: 1_764_000_000 * second)
+        let memory = RateLimiter(rules: try RuleSet(rules), clock: clock)
+        let remote = try RedisLimiter(redis: redis, rules: rules, clock: clock, scriptClock: clock)
+        let together = (0..<10).map { i in (CheckRequest(rule: i % 2 == 0 ? "jobs" : "fw", key: "k"), commit: true) }
+        let expected = try together.map { request, _ in try memory.check(request) }
+        let got = try await remote.decideTogether(together)
+        #expect(got.map(\.lease) == expected.map(\.lease) && expected.compactMap(\.lease).count == 3)
+        for (e, g) in zip(expected, got) { #expect(ConformanceTests.sameDecision(e, g), "memory \(e) redis \(g)") }
+        await remote.shutdown()
+    }
 }
