@@ -175,6 +175,7 @@ struct HTTPConnectionStateMachine {
     }
 
     /// A request that has started must finish arriving within `requestTimeout` (slow clients).
+    /// A quiescing connection with nothing half-way in closes once its answers are written.
     private mutating func requestTimer(partial: Bool) -> Timer {
         if partial {
             guard !partialRequest else { return .keep }
