@@ -104,7 +104,7 @@ let package = Package(
         .target(
             name: "RateLimitTestSupport",
             dependencies: [
-                "RateLimitCore", "RateLimitHTTP",
+                "RateLimitCore", "RateLimitHTTP", "RateLimitRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
