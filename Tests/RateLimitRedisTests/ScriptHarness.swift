@@ -148,6 +148,12 @@ final class ScriptHarness {
                 continue
             }
             let idle = StoredState.idleAfter(state, now: now, limits)
+            if idle <= maxMicroseconds - now {  // the reference agrees: idle then, and not 1 µs before
+                let core = try limits.core()
+                guard Algorithms.isIdle(state, now: (now + idle) * 1000, limits: core),
+                      idle == 0 || !Algorithms.isIdle(state, now: (now + idle - 1) * 1000, limits: core)
+                else { throw fail("when \(key) is idle", "after \(idle) µs", "not so by Algorithms.isIdle") }
+            }
             if !nowArgument.isEmpty || idle >= maxMicroseconds {
                 // A caller-set now (virtual time) or a key idle only after 2^53 µs: no TTL.
                 coverage.add(idle >= maxMicroseconds ? "no-ttl write" : "no-ttl write (fixed now)")
