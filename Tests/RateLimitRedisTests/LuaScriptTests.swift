@@ -60,6 +60,7 @@ import Testing
                 h.evalsha("fixedWindow", ScriptHarness.singleArguments(key, l, cost: 1, commit: false)),  // status
                 h.evalsha("batch", ["2", key, "sluice:{nowrite}:b", "1", "", "3", "2", String(l.period), "2", "1", "0"] + other),  // denied batch
                 h.evalsha("batch", ["1", "sluice:{nowrite}:c", "0", ""] + other),  // allowed, commit=0
+                h.evalsha("multi", ["2", key, "sluice:{nowrite}:c", "", "3", "2", String(l.period), "2", "1", "1"] + other),  // denied; allowed, commit=0
             ] {
                 #expect(try h.client.callOK(command).values != nil)
             }
@@ -86,7 +87,7 @@ import Testing
             for l in rules {
                 let key = "sluice:{expiry}:\(l.code)"
                 let capacity = try l.core().capacity
-                let (now, answers) = try h.step([ScriptItem(key: key, limits: l, cost: capacity)], commit: true, now: nil, batch: false)
+                let (now, answers) = try h.step([ScriptItem(key: key, limits: l, cost: capacity)], commit: true, now: nil)
                 let reset = answers[0].resetAfter  // the harness checked PX against it (and then persisted the key)
                 #expect(reset > 0)
                 let fresh = ScriptAnswer(try ReferenceStore.step(nil, now: now + reset, cost: 0, l).decision).numbers + [now + reset]
@@ -129,6 +130,8 @@ import Testing
                 ("tokenBucket", ["1", "k", "10", period, "10", "1", "1"]),  // too few arguments
                 ("batch", ["1", "k", "1", "", "5", "10", period, "10", "1", "0"]),  // unknown algorithm code
                 ("batch", ["2", "k", "j", "1", "", "1", "10", period, "10", "1", "0"]),  // too few arguments
+                ("multi", ["2", "k", "j", "", "1", "10", period, "10", "1", "1"]),  // too few arguments
+                ("multi", ["1", "k", "", "1", "10", period, "10", "1", "2"]),  // commit neither 1 nor 0
                 ("report", ["1", "k", "1", "10", period, "10", String(Limits.maxLimit + 1), "", "1000"]),  // cost over 1e9
             ]
             let expected = [
@@ -136,6 +139,7 @@ import Testing
                 "ARGV[2] must be an integer from 1000 to 31622400000000, got 31622400000001", "ARGV[4] must be an integer from 0 to 1000000000, got 1.5",
                 "ARGV[5] must be 1 or 0, got yes", "ARGV[6] must be an integer from 0 to 9007199254740991, got 9007199254740992",
                 "expects 1 key and 6 arguments", "ARGV[3] must be an integer from 1 to 4, got 5", "expects N keys and 2 + 6N arguments",
+                "expects N keys and 1 + 6N arguments", "ARGV[7] must be 1 or 0, got 2",
                 "ARGV[5] must be an integer from -1000000000 to 1000000000, got 1000000001",
             ]
             for ((script, arguments), message) in zip(bad, expected) {

@@ -24,7 +24,7 @@ import Testing
         #expect(h.coverage.missing == [], "never exercised; coverage \(h.coverage.counts.sorted { $0.key < $1.key })")
     }
 
-    /// Random rules, keys, costs, gaps, singles and batches; retries exactly at retry_after.
+    /// Random rules, keys, costs, gaps, singles, batches and multis; retries exactly at retry_after.
     func trace(_ h: ScriptHarness, _ rng: inout SeededGenerator, seed: UInt64, steps: Int) throws {
         let kind = rng.int(0...3)  // 0: near 0, 1 and 2: Redis's clock, 3: close to 2^53 µs
         var now = kind == 0 ? rng.int(0...1_000_000) : kind == 3 ? maxMicroseconds - rng.int(1_000_000_000_000...100_000_000_000_000)
@@ -50,16 +50,16 @@ import Testing
             let useTime = (kind == 1 || kind == 2) && rng.chance(0.03)
             let commit = rng.chance(0.75)
             var items = [ScriptItem(key: key, limits: limits, cost: randomCost(&rng, limits))]
-            let batch = !rng.chance(0.6)
-            if batch {
+            let call: ScriptHarness.Call = rng.chance(0.5) ? .single : rng.chance(0.6) ? .batch : .multi
+            if call != .single {
                 let n = [1, 2, 3, rng.int(1...8), rng.chance(0.1) ? rng.int(1...64) : 4][Int(rng.int(0...4))]
                 items = (0..<n).map { _ in
                     let k = keys[Int(rng.int(0...Int64(keys.count - 1)))]
                     let l = rules[k] ?? limits
-                    return ScriptItem(key: k, limits: l, cost: randomCost(&rng, l), shadow: rng.chance(0.25))
+                    return ScriptItem(key: k, limits: l, cost: randomCost(&rng, l), shadow: rng.chance(0.25), commit: rng.chance(0.75))
                 }
             }
-            let (at, answers) = try h.step(items, commit: commit, now: useTime ? nil : now, batch: batch)
+            let (at, answers) = try h.step(items, commit: commit, now: useTime ? nil : now, as: call)
             now = at
             for (item, answer) in zip(items, answers) where !answer.allowed && answer.retryAfter < maxMicroseconds {
                 retryAt[item.key] = now + answer.retryAfter
@@ -79,17 +79,17 @@ import Testing
             let l = ScriptLimits(code: ScriptLimits.sliding, limit: limit, period: period, burst: limit)
             let key = "sluice:{b\(seed)}:\(c)"
             let window = rng.int(1...(maxMicroseconds / period - 2))
-            try h.step([ScriptItem(key: key, limits: l, cost: previous)], commit: true, now: (window - 1) * period + rng.int(0...(period - 1)), batch: false)
+            try h.step([ScriptItem(key: key, limits: l, cost: previous)], commit: true, now: (window - 1) * period + rng.int(0...(period - 1)))
             let current = rng.chance(0.5) ? rng.int(0...(limit - previous)) : 0
             let spare = rng.int(0...min(previous, limit - current))
             let cost = limit - current - spare
             let elapsed = period - spare * q  // previous·(period − elapsed) = spare·period
-            if current > 0 { try h.step([ScriptItem(key: key, limits: l, cost: current)], commit: true, now: window * period, batch: false) }
+            if current > 0 { try h.step([ScriptItem(key: key, limits: l, cost: current)], commit: true, now: window * period) }
             for e in Set([max(elapsed - 1, 0), elapsed]).sorted() {
                 let item = ScriptItem(key: key, limits: l, cost: cost)
-                let (now, answers) = try h.step([item], commit: rng.chance(0.5), now: window * period + e, batch: false)
+                let (now, answers) = try h.step([item], commit: rng.chance(0.5), now: window * period + e)
                 if let d = answers.first, !d.allowed, d.retryAfter < maxMicroseconds {
-                    try h.step([item], commit: false, now: now + d.retryAfter, batch: false)
+                    try h.step([item], commit: false, now: now + d.retryAfter)
                 }
             }
         }
@@ -145,7 +145,7 @@ import Testing
         for (i, period) in [998_999, 999_000, 999_001, 999_999, 1_000_000, 1_000_001, 1_001_000, 5_000].enumerated() {
             for code in [ScriptLimits.token, ScriptLimits.leaky, ScriptLimits.fixed] {
                 let l = ScriptLimits(code: code, limit: 1, period: Int64(period), burst: 1)  // reset_after = period (buckets), <= period (fixed)
-                try h.step([ScriptItem(key: "sluice:{ttl}:\(code):\(i)", limits: l, cost: 1)], commit: true, now: nil, batch: false)
+                try h.step([ScriptItem(key: "sluice:{ttl}:\(code):\(i)", limits: l, cost: 1)], commit: true, now: nil)
             }
         }
     }

@@ -20,7 +20,7 @@ struct Coverage {
         ]
         let edged = ["token burst·period", "leaky (burst + cost)·period", "bucket stored a", "bucket w", "bucket new a on the fast path"]
         return [
-            "denied", "clamped", "no-ttl write", "ttl write", "repeated key in batch", "batch denied", "shadow denial in allowed batch",
+            "denied", "clamped", "no-ttl write", "ttl write", "repeated key in batch", "repeated key in multi", "batch denied", "shadow denial in allowed batch",
             "leaky delay", "sliding retry in window", "peek", "redis TIME", "limits changed on a key", "status (commit=0)",
             "report debt", "report duplicate", "report refund",
         ] + guards.flatMap { ["\($0) < 2^53", "\($0) >= 2^53"] } + edged.flatMap { ["\($0) = 2^53", "\($0) = 2^53 - 1"] }
@@ -77,21 +77,26 @@ final class ScriptHarness {
         reference.stored[key] = (l, state)
     }
 
+    /// Which script a step calls: the item's single-key script, the batch script, or the multi
+    /// script (each item decided alone, in order, with its own `commit`).
+    enum Call { case single, batch, multi }
+
     /// One script call (`now` nil: the script reads Redis TIME), checked against the reference:
     /// the reply, each involved key's stored value and expiry, and the number of writes. Keys are
     /// made persistent afterwards, so states written at virtual times never expire in real time.
     @discardableResult
-    func step(_ items: [ScriptItem], commit: Bool, now: Int64?, batch: Bool) throws -> (now: Int64, answers: [ScriptAnswer]) {
+    func step(_ items: [ScriptItem], commit: Bool, now: Int64?, as call: Call = .single) throws -> (now: Int64, answers: [ScriptAnswer]) {
         let step = steps
         steps += 1
         let flag = commit ? "1" : "0"
         let nowArgument = now.map { String($0) } ?? ""
-        let command: [String]
-        if batch {
-            command = evalsha("batch", [String(items.count)] + items.map(\.key) + [flag, nowArgument]
-                + items.flatMap { [String($0.limits.code)] + $0.limits.arguments + [String($0.cost), $0.shadow ? "1" : "0"] })
-        } else {
-            command = evalsha(items[0].limits.script, Self.singleArguments(items[0].key, items[0].limits, cost: items[0].cost, commit: commit, now: nowArgument))
+        func perItem(_ last: (ScriptItem) -> Bool) -> [String] {
+            items.flatMap { [String($0.limits.code)] + $0.limits.arguments + [String($0.cost), last($0) ? "1" : "0"] }
+        }
+        let command = switch call {
+        case .single: evalsha(items[0].limits.script, Self.singleArguments(items[0].key, items[0].limits, cost: items[0].cost, commit: commit, now: nowArgument))
+        case .batch: evalsha("batch", [String(items.count)] + items.map(\.key) + [flag, nowArgument] + perItem(\.shadow))
+        case .multi: evalsha("multi", [String(items.count)] + items.map(\.key) + [nowArgument] + perItem(\.commit))
         }
         let involved = Array(Set(items.map(\.key))).sorted()
         // One transaction: the write counter around the script, then each key's value and expiry;
@@ -100,27 +105,45 @@ final class ScriptHarness {
             [["TIME"], ["MULTI"], ["INFO", "persistence"], command, ["INFO", "persistence"]]
                 + involved.flatMap { [["GET", $0], ["PEXPIRETIME", $0], ["PERSIST", $0]] } + [["EXEC"], ["TIME"]])
         let context = "step \(step): now \(now.map(String.init) ?? "TIME") commit \(commit) items "
-            + items.map { "\($0.key) \($0.limits) cost \($0.cost)\($0.shadow ? " shadow" : "")" }.joined(separator: "; ")
+            + items.map { "\($0.key) \($0.limits) cost \($0.cost)\($0.shadow ? " shadow" : "")\(call == .multi && !$0.commit ? " commit 0" : "")" }
+            .joined(separator: "; ")
         guard let exec = replies[replies.count - 2].values, exec.count == 3 + 3 * involved.count,
               let got = exec[1].values?.compactMap(\.int), got.count == exec[1].values?.count
         else { throw ScriptMismatch(description: "\(context): the transaction answered \(replies)") }
         let (before, after) = (try Self.microseconds(replies[0]) / 1000, try Self.microseconds(replies[replies.count - 1]) / 1000)
         let writes = try Self.changes(exec[2]) - Self.changes(exec[0])
-        let now = now ?? (got.count > 5 ? got[batch ? 1 : 5] : 0)
+        let now = now ?? (got.count > 5 ? got[[Call.single: 5, .batch: 1, .multi: 0][call] ?? 0] : 0)
         if nowArgument.isEmpty {
             guard (before * 1000 - 1000)...(after * 1000 + 1000) ~= now else {
                 throw ScriptMismatch(description: "\(context): Redis TIME gave now_us \(now), outside \(before)...\(after) ms")
             }
             coverage.add("redis TIME")
         }
-        if !batch {
+        if call == .single {
             for name in try Self.guardSides(items[0].limits, reference.state(items[0].key, items[0].limits), now: now, cost: items[0].cost) {
                 coverage.add(name)
             }
         }
-        let (allowed, answers, written) = try reference.decide(items, commit: commit, now: now, batch: batch)
-        let expected = batch ? [allowed ? 1 : 0, now] + answers.flatMap(\.numbers) : answers[0].numbers + [now]
-        if batch {
+        var (allowed, answers, written) = (true, [ScriptAnswer](), [String: (limits: ScriptLimits, state: KeyState)]())
+        var writeCount = 0
+        if call == .multi {  // one single-key decision after another; a repeated key is written again
+            for item in items {
+                let one = try reference.decide([item], commit: item.commit, now: now, batch: false)
+                answers += one.answers
+                written.merge(one.written) { $1 }
+                writeCount += one.written.count
+            }
+        } else {
+            (allowed, answers, written) = try reference.decide(items, commit: commit, now: now, batch: call == .batch)
+            writeCount = written.count
+        }
+        let expected = switch call {
+        case .single: answers[0].numbers + [now]
+        case .batch: [allowed ? 1 : 0, now] + answers.flatMap(\.numbers)
+        case .multi: [now] + answers.flatMap(\.numbers)
+        }
+        coverage.add("repeated key in multi", call == .multi && involved.count < items.count && items.contains { $0.commit })
+        if call == .batch {
             coverage.add("repeated key in batch", involved.count < items.count)
             coverage.add("batch denied", !allowed)
             coverage.add("shadow denial in allowed batch", allowed && answers.contains { !$0.allowed })
@@ -137,7 +160,7 @@ final class ScriptHarness {
             ScriptMismatch(description: "\(context): \(what) differs\n  expected: \(want)\n  got:      \(actual)")
         }
         if got != expected { throw fail("the reply", expected, got) }
-        if writes != written.count { throw fail("the number of writes", written.count, writes) }
+        if writes != writeCount { throw fail("the number of writes", writeCount, writes) }
         for (j, key) in involved.enumerated() {
             let value = exec[3 + 3 * j].bytes.map { StoredState.decode($0) ?? [-1] }
             let want = reference.stored[key].map { StoredState.fields($0.state, $0.limits) }

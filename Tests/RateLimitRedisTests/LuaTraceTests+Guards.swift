@@ -61,13 +61,13 @@ extension LuaTraceTests {
             } else if let w {
                 try h.inject(key, l, StoredState.bucket(tat: scaledNow + max(w, -scaledNow)))
             }
-            try h.step([ScriptItem(key: key, limits: l, cost: cost)], commit: rng.chance(0.8), now: now, batch: false)
-            try h.step([ScriptItem(key: key, limits: l, cost: 0)], commit: false, now: now, batch: false)
+            try h.step([ScriptItem(key: key, limits: l, cost: cost)], commit: rng.chance(0.8), now: now)
+            try h.step([ScriptItem(key: key, limits: l, cost: 0)], commit: false, now: now)
             let later = min(now + [0, 1, period][Int(rng.int(0...2))], maxMicroseconds)
-            try h.step([ScriptItem(key: key, limits: l, cost: cost)], commit: true, now: later, batch: false)
+            try h.step([ScriptItem(key: key, limits: l, cost: cost)], commit: true, now: later)
             if rng.chance(0.2) {  // the same key under a burst one off: a new key (the stored limits guard)
                 l.burst += l.burst < Limits.maxLimit ? 1 : -1
-                try h.step([ScriptItem(key: key, limits: l, cost: 0)], commit: false, now: now, batch: false)
+                try h.step([ScriptItem(key: key, limits: l, cost: 0)], commit: false, now: now)
             }
         }
     }
@@ -82,7 +82,7 @@ extension LuaTraceTests {
         let e = q * Int128(l.limit) + rng.wide(0...Int128(l.limit - 1))  // the new TAT is now·limit + e
         if e < Int128(cost * l.period) { cost = 0 }
         try h.inject(key, l, StoredState.bucket(tat: Int128(now) * Int128(l.limit) + e - Int128(cost * l.period)))
-        try h.step([ScriptItem(key: key, limits: l, cost: cost)], commit: true, now: now, batch: false)
+        try h.step([ScriptItem(key: key, limits: l, cost: cost)], commit: true, now: now)
     }
 
     /// previous·elapsed around 2^53 (the carried count), and spare·period around 2^53 (retry_after).
@@ -103,7 +103,7 @@ extension LuaTraceTests {
         // spare = limit − current − cost with spare·period near 2^53, or a random cost.
         let spare = Int64(rng.near(two53 / Int128(period), 1))
         let cost = (0...limit).contains(limit - current - spare) ? limit - current - spare : rng.int(0...limit)
-        try h.step([ScriptItem(key: key, limits: l, cost: cost)], commit: rng.chance(0.8), now: now, batch: false)
-        try h.step([ScriptItem(key: key, limits: l, cost: rng.int(0...limit))], commit: false, now: now, batch: false)
+        try h.step([ScriptItem(key: key, limits: l, cost: cost)], commit: rng.chance(0.8), now: now)
+        try h.step([ScriptItem(key: key, limits: l, cost: rng.int(0...limit))], commit: false, now: now)
     }
 }
