@@ -162,41 +162,52 @@ final class ScriptHarness {
         if got != expected { throw fail("the reply", expected, got) }
         if writes != writeCount { throw fail("the number of writes", writeCount, writes) }
         for (j, key) in involved.enumerated() {
-            let value = exec[3 + 3 * j].bytes.map { StoredState.decode($0) ?? [-1] }
-            let want = reference.stored[key].map { StoredState.fields($0.state, $0.limits) }
-            if value != want { throw fail("the stored state of \(key)", want as Any, value as Any) }
-            let expires = exec[4 + 3 * j].int ?? -3
-            guard let (limits, state) = written[key] else {
-                if expires != (want == nil ? -2 : -1) { throw fail("the PEXPIRETIME of \(key) (not written)", want == nil ? -2 : -1, expires) }
-                continue
-            }
-            let idle = StoredState.idleAfter(state, now: now, limits)
-            if idle <= maxMicroseconds - now {  // the reference agrees: idle then, and not 1 µs before
-                let core = try limits.core()
-                guard Algorithms.isIdle(state, now: (now + idle) * 1000, limits: core),
-                      idle == 0 || !Algorithms.isIdle(state, now: (now + idle - 1) * 1000, limits: core)
-                else { throw fail("when \(key) is idle", "after \(idle) µs", "not so by Algorithms.isIdle") }
-            }
-            if !nowArgument.isEmpty || idle >= maxMicroseconds {
-                // A caller-set now (virtual time) or a key idle only after 2^53 µs: no TTL.
-                coverage.add(idle >= maxMicroseconds ? "no-ttl write" : "no-ttl write (fixed now)")
-                if expires != -1 { throw fail("the expiry of \(key) (none)", -1, expires) }
-            } else {
-                // PX: idle after `idle` µs, rounded up to ms, plus 1 ms; at least 1 s.
-                coverage.add("ttl write")
-                let ttl = max((idle + 999) / 1000 + 1, 1000)
-                if !(expires - after...expires - before).contains(ttl) {
-                    throw fail("the TTL of \(key) (idle after \(idle) µs, clock \(before)...\(after) ms)", ttl, "\(expires - after)...\(expires - before)")
-                }
-            }
+            try checkKey(key, value: exec[3 + 3 * j], expires: exec[4 + 3 * j], written: written[key], now: now, fixedNow: !nowArgument.isEmpty, clock: before...after, fail)
         }
         return (now, answers)
     }
 
+    /// One key after a step: its stored value is the reference's, and its expiry is none (not
+    /// written, a caller-set now, or idle only after 2^53 µs) or PX = the time until the state is
+    /// idle, rounded up to ms, plus 1 ms, at least 1 s, measured against Redis's `clock` (ms).
+    private func checkKey(
+        _ key: String, value: RESPValue, expires: RESPValue, written: (limits: ScriptLimits, state: KeyState)?, now: Int64,
+        fixedNow: Bool, clock: ClosedRange<Int64>, _ fail: (String, Any, Any) -> ScriptMismatch
+    ) throws {
+        let stored = value.bytes.map { StoredState.decode($0) ?? [-1] }
+        let want = reference.stored[key].map { StoredState.fields($0.state, $0.limits) }
+        if stored != want { throw fail("the stored state of \(key)", want as Any, stored as Any) }
+        let expires = expires.int ?? -3
+        guard let (limits, state) = written else {
+            if expires != (want == nil ? -2 : -1) { throw fail("the PEXPIRETIME of \(key) (not written)", want == nil ? -2 : -1, expires) }
+            return
+        }
+        let idle = StoredState.idleAfter(state, now: now, limits)
+        if idle <= maxMicroseconds - now {  // the reference agrees: idle then, and not 1 µs before
+            let core = try limits.core()
+            guard Algorithms.isIdle(state, now: (now + idle) * 1000, limits: core),
+                  idle == 0 || !Algorithms.isIdle(state, now: (now + idle - 1) * 1000, limits: core)
+            else { throw fail("when \(key) is idle", "after \(idle) µs", "not so by Algorithms.isIdle") }
+        }
+        if fixedNow || idle >= maxMicroseconds {
+            // A caller-set now (virtual time) or a key idle only after 2^53 µs: no TTL.
+            coverage.add(idle >= maxMicroseconds ? "no-ttl write" : "no-ttl write (fixed now)")
+            if expires != -1 { throw fail("the expiry of \(key) (none)", -1, expires) }
+        } else {
+            // PX: idle after `idle` µs, rounded up to ms, plus 1 ms; at least 1 s.
+            coverage.add("ttl write")
+            let ttl = max((idle + 999) / 1000 + 1, 1000)
+            if !(expires - clock.upperBound...expires - clock.lowerBound).contains(ttl) {
+                throw fail("the TTL of \(key) (idle after \(idle) µs, clock \(clock) ms)", ttl, "\(expires - clock.upperBound)...\(expires - clock.lowerBound)")
+            }
+        }
+    }
+
     /// `rdb_changes_since_last_save` from an INFO reply: Redis's count of writes.
     static func changes(_ info: RESPValue) throws -> Int {
-        let line = info.text?.split(whereSeparator: \.isNewline).first { $0.hasPrefix("rdb_changes_since_last_save:") }
-        guard let count = line.flatMap({ Int($0.split(separator: ":")[1]) }) else { throw ScriptMismatch(description: "INFO answered \(info)") }
+        let name = "rdb_changes_since_last_save:"
+        let line = info.text?.split(whereSeparator: \.isNewline).first { $0.hasPrefix(name) }
+        guard let count = line.flatMap({ Int($0.dropFirst(name.count)) }) else { throw ScriptMismatch(description: "INFO answered \(info)") }
         return count
     }
 }
