@@ -53,6 +53,9 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            // The Lua scripts' fragments, embedded as byte arrays (PackageResources); LuaScripts.swift
+            // composes the scripts from them.
+            resources: [.embedInCode("Lua")],
             swiftSettings: strict
         ),
         .target(
@@ -101,7 +104,7 @@ let package = Package(
         .target(
             name: "RateLimitTestSupport",
             dependencies: [
-                "RateLimitCore", "RateLimitHTTP",
+                "RateLimitCore", "RateLimitHTTP", "RateLimitRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
