@@ -62,8 +62,6 @@ public enum CheckError: Error, Sendable, Hashable {
     case leaseNotHeld(UInt64)
     /// A release of a lease never granted for this key.
     case unknownLease(UInt64)
-    /// A batch with a concurrency rule, on a store that decides leases one check at a time.
-    case leaseInSharedBatch(String)
 }
 
 extension CheckError: CustomStringConvertible {
@@ -86,8 +84,6 @@ extension CheckError: CustomStringConvertible {
         case .notConcurrency(let name): "rule \"\(name)\" is not a concurrency rule: it grants no leases to release"
         case .leaseNotHeld(let id): LeaseSet.ReleaseError.notHeld(id).description
         case .unknownLease(let id): LeaseSet.ReleaseError.unknown(id).description
-        case .leaseInSharedBatch(let name):
-            "rule \"\(name)\" is a concurrency rule: with the Redis backend, acquire its lease in a check of its own, not in a batch"
         }
     }
 }

@@ -151,9 +151,6 @@ public final class DecisionPipeline: Sendable {
             case .one(let request): (single, prepared) = (true, [try limiter.prepare(request)])
             case .batch(let requests): (single, prepared) = (false, try limiter.prepare(batch: requests))
             }
-            if !single, let lease = prepared.first(where: { $0.item?.limits.algorithm == .concurrency }) {
-                throw .leaseInSharedBatch(lease.rule)
-            }
             let limiter = self.limiter
             return PendingCall { affinity, done in
                 remote.decide(prepared, commit: commit, affinity: affinity) { stored in

@@ -28,7 +28,8 @@ enum LuaScripts {
         case .leakyBucket:
             [PackageResources.single_header_lua, PackageResources.prelude_lua, PackageResources.gcra_state_lua, PackageResources.leaky_bucket_lua, PackageResources.single_main_lua]
         case .batch:
-            [PackageResources.batch_header_lua, PackageResources.prelude_lua, PackageResources.gcra_state_lua] + algorithms + [PackageResources.batch_main_lua]
+            [PackageResources.batch_header_lua, PackageResources.prelude_lua, PackageResources.gcra_state_lua] + algorithms
+                + [PackageResources.lease_functions_lua, PackageResources.batch_main_lua]
         case .multi:
             [PackageResources.multi_header_lua, PackageResources.prelude_lua, PackageResources.gcra_state_lua] + algorithms + [PackageResources.multi_main_lua]
         case .report:

@@ -100,11 +100,27 @@ extension RedisStore {
             let d = try ScriptReply.decision(numbers, at: 0, item: item)
             return BatchDecision(allowed: d.allowed || item.shadow, decisions: [d])
         }
-        guard numbers.count == 2 + 5 * items.count else { throw RedisConnectionError.protocolError("batch reply has \(numbers.count) numbers") }
+        // Then one lease id (0: none) per concurrency item, in order.
+        let leases = items.count { $0.limits.algorithm == .concurrency }
+        guard numbers.count == 2 + 5 * items.count + leases else { throw RedisConnectionError.protocolError("batch reply has \(numbers.count) numbers") }
         let allowed = try ScriptReply.flag(numbers[0])
         var decisions: [Decision] = []
         decisions.reserveCapacity(items.count)
-        for (i, item) in items.enumerated() { decisions.append(try ScriptReply.decision(numbers, at: 2 + 5 * i, item: item)) }
+        var leaseAt = 2 + 5 * items.count
+        for (i, item) in items.enumerated() {
+            var decision = try ScriptReply.decision(numbers, at: 2 + 5 * i, item: item)
+            if item.limits.algorithm == .concurrency {
+                let id = numbers[leaseAt]
+                leaseAt += 1
+                if id != 0 {
+                    guard allowed, decision.allowed, (1...ScriptReply.maxMicroseconds).contains(id) else {
+                        throw RedisConnectionError.protocolError("the batch script returned lease = \(id)")
+                    }
+                    decision.lease = GrantedLease(id: UInt64(id), expiresAfter: item.limits.period)
+                }
+            }
+            decisions.append(decision)
+        }
         return BatchDecision(allowed: allowed, decisions: decisions)
     }
 }

@@ -1,9 +1,8 @@
 public import NIOCore
 public import RateLimitCore
 
-/// Concurrency rules in Redis (issue 15): the lease scripts' arguments and replies. A batch with
-/// a concurrency rule never reaches Redis (`DecisionPipeline` refuses it): leases are acquired
-/// one check at a time.
+/// Concurrency rules in Redis (issue 15): the lease scripts' arguments and replies. In a batch,
+/// the batch script decides concurrency items with the others (`RedisStore.decode`).
 extension RedisStore {
     /// A concurrency key's two Redis keys (see `Lua/lease_functions.lua`), beside its state key.
     static func leaseKeys(_ stateKey: String) -> [String] {

@@ -128,7 +128,7 @@ import Testing
                 ("tokenBucket", ["1", "k", "10", period, "10", "1", "yes", ""]),
                 ("tokenBucket", ["1", "k", "10", period, "10", "1", "1", "9007199254740992"]),  // now_us 2^53
                 ("tokenBucket", ["1", "k", "10", period, "10", "1", "1"]),  // too few arguments
-                ("batch", ["1", "k", "1", "", "5", "10", period, "10", "1", "0"]),  // unknown algorithm code
+                ("batch", ["1", "k", "1", "", "6", "10", period, "10", "1", "0"]),  // unknown algorithm code
                 ("batch", ["2", "k", "j", "1", "", "1", "10", period, "10", "1", "0"]),  // too few arguments
                 ("multi", ["2", "k", "j", "", "1", "10", period, "10", "1", "1"]),  // too few arguments
                 ("multi", ["1", "k", "", "1", "10", period, "10", "1", "2"]),  // commit neither 1 nor 0
@@ -138,7 +138,7 @@ import Testing
                 "ARGV[1] must be an integer from 1 to 1000000000, got 0", "ARGV[2] must be an integer from 1000 to 31622400000000, got 999",
                 "ARGV[2] must be an integer from 1000 to 31622400000000, got 31622400000001", "ARGV[4] must be an integer from 0 to 1000000000, got 1.5",
                 "ARGV[5] must be 1 or 0, got yes", "ARGV[6] must be an integer from 0 to 9007199254740991, got 9007199254740992",
-                "expects 1 key and 6 arguments", "ARGV[3] must be an integer from 1 to 4, got 5", "expects N keys and 2 + 6N arguments",
+                "expects 1 key and 6 arguments", "ARGV[3] must be an integer from 1 to 5, got 6", "expects N keys and 2 + 6N arguments",
                 "expects N keys and 1 + 6N arguments", "ARGV[7] must be 1 or 0, got 2",
                 "ARGV[5] must be an integer from -1000000000 to 1000000000, got 1000000001",
             ]

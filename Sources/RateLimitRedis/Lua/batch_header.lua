@@ -9,9 +9,13 @@
 -- ARGV[1]  commit     "1": consume when the batch is allowed; "0": status only, never writes
 -- ARGV[2]  now_us     "" = Redis TIME (sec * 1e6 + usec); else an integer 0..2^53-1 (tests)
 -- then 6 per item, from ARGV[3 + 6(i-1)]:
---          code       1 token_bucket, 2 sliding_window, 3 fixed_window, 4 leaky_bucket
+--          code       1 token_bucket, 2 sliding_window, 3 fixed_window, 4 leaky_bucket,
+--                     5 concurrency (KEYS[i] .. ':leases' and ':ids' are its leases, as in
+--                     the acquire script; period_us is its lease_ttl, cost 0 peeks, 1 acquires)
 --          limit, period_us, burst, cost   as in the single-key scripts
 --          shadow     "1": the item's denial does not deny the batch; "0" otherwise
 --
 -- Returns {all_allowed (1/0), now_us, then per item: allowed, remaining, reset_after_us,
--- retry_after_us, delay_us}: integers below 2^53 (larger times are clamped to 2^53-1 µs).
+-- retry_after_us, delay_us, then per concurrency item: the lease granted (0: none)}: integers
+-- below 2^53 (larger times are clamped to 2^53-1 µs). Leases are granted only when the batch
+-- is allowed and commit = "1", as Algorithms.lease decides them.

@@ -6,7 +6,7 @@ local now, fixed_now = clock(2)
 local items = {}
 for i = 1, n do
   local at = 3 + 6 * (i - 1)
-  local code = int_arg(at, 1, 4)
+  local code = int_arg(at, 1, 5)
   local limit, period, burst, cost = limits_args(at + 1)
   items[i] = {
     key = KEYS[i], code = code, limit = limit, period = period, burst = burst, cost = cost,
@@ -19,7 +19,27 @@ for _, item in ipairs(items) do
   if stored[item.key] == nil then stored[item.key] = redis.call('GET', item.key) end
 end
 
+local held_now = {}  -- concurrency key -> {count, reset_after, first_expiry} as stored, read once
+local acquired = {}  -- concurrency key -> leases its earlier items acquire in this batch
+
+-- A concurrency item, as Algorithms.lease: `extra` leases (acquired by earlier items, expiring
+-- at now + ttl) on top of those held.
+local function lease_decide(item, extra, cost)
+  local h = held_now[item.key]
+  if not h then
+    local count, reset_after, first_expiry = held(item.key .. ':leases', now)
+    h = {count = count, reset_after = reset_after, first_expiry = first_expiry}
+    held_now[item.key] = h
+  end
+  local count = h.count + extra
+  local reset_after = extra > 0 and item.period or h.reset_after
+  if cost == 0 then return 1, item.limit - count, reset_after, 0, 0 end
+  if count >= item.limit then return 0, 0, reset_after, h.count > 0 and h.first_expiry or item.period, 0 end
+  return 1, item.limit - count - 1, item.period, 0, 0
+end
+
 local function decide(item, value, cost)  -- value: a stored or pending value of item's key
+  if item.code == 5 then return lease_decide(item, acquired[item.key] or 0, cost or item.cost) end
   local x, y, z = load_state(value, item.code, item.limit, item.period, item.burst)
   return ALGORITHMS[item.code](x, y, z, now, cost or item.cost, item.limit, item.period, item.burst)
 end
@@ -39,7 +59,9 @@ for i, item in ipairs(items) do
   local allowed, remaining, reset_after, retry_after, delay, x, y, z =
     decide(item, p and p.value or stored[item.key])
   all = all and (allowed == 1 or item.shadow)
-  if allowed == 1 and item.cost > 0 then
+  if item.code == 5 then
+    if allowed == 1 and item.cost > 0 then acquired[item.key] = (acquired[item.key] or 0) + 1 end
+  elseif allowed == 1 and item.cost > 0 then
     pending[item.key] = {
       value = struct.pack(STATE, item.code, item.limit, item.period, item.burst, x, y, z),
       reset_after = reset_after,
@@ -48,6 +70,7 @@ for i, item in ipairs(items) do
   answer(i, allowed, remaining, reset_after, retry_after, delay)
 end
 
+local leases = {}  -- per concurrency item, in order: the lease granted (0: none)
 if all and commit then
   for _, item in ipairs(items) do  -- each key's last pending state, in item order
     local p = pending[item.key]
@@ -55,15 +78,25 @@ if all and commit then
       save_state(item.key, p.value, p.reset_after, fixed_now)
       pending[item.key] = nil
     end
+    if item.code == 5 then
+      local id = 0
+      if item.cost > 0 then id = grant(item.key .. ':leases', item.key .. ':ids', item.period, now, fixed_now) end
+      leases[#leases + 1] = id
+    end
   end
 elseif not all then
   -- Denied: nothing is stored; each item answers for itself against the unchanged state,
   -- reporting that state as it is (MemoryStore's Algorithms.unconsumed).
+  acquired = {}
   for i, item in ipairs(items) do
     local allowed, _, _, retry_after = decide(item, stored[item.key])
     local _, remaining, reset_after = decide(item, stored[item.key], 0)
     answer(i, allowed, remaining, reset_after, allowed == 1 and 0 or retry_after, 0)
   end
 end
+for _, item in ipairs(items) do
+  if item.code == 5 and not (all and commit) then leases[#leases + 1] = 0 end
+end
+for _, id in ipairs(leases) do reply[#reply + 1] = id end
 reply[1] = all and 1 or 0
 return reply

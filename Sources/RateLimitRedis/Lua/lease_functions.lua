@@ -17,3 +17,23 @@ local function held(leases, now)
   local last = redis.call('ZREVRANGEBYSCORE', leases, '+inf', live, 'WITHSCORES', 'LIMIT', 0, 1)
   return count, tonumber(last[2]) - now, tonumber(first[2]) - now
 end
+
+-- Grants the next lease id of a key (leases: its sorted set, ids: its hash) for ttl µs from now:
+-- drops the expired leases, adds the new one and, on the Redis clock, sets both keys' PX to the
+-- new lease's expiry (the last one). Returns the id.
+local function grant(leases, ids, ttl, now, fixed_now)
+  redis.call('ZREMRANGEBYSCORE', leases, '-inf', fmt(now))
+  local id = tonumber(redis.call('HGET', ids, 'next'))
+  if not id then
+    id = math.max(now, 1)
+    redis.call('HSET', ids, 'first', fmt(id))
+  end
+  redis.call('HSET', ids, 'next', fmt(id + 1))
+  redis.call('ZADD', leases, fmt(now + ttl), fmt(id))
+  if not fixed_now then
+    local ms = fmt(math.floor((ttl + 999) / 1000) + 1)  -- never early: the Redis clock rounds to ms
+    redis.call('PEXPIRE', leases, ms)
+    redis.call('PEXPIRE', ids, ms)
+  end
+  return id
+end
