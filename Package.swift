@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "RateLimitHTTP", targets: ["RateLimitHTTP"]),
         .library(name: "RateLimitRedis", targets: ["RateLimitRedis"]),
         .library(name: "RateLimitGRPC", targets: ["RateLimitGRPC"]),
+        .library(name: "SluiceApp", targets: ["SluiceApp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -85,14 +86,26 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "SluiceInject", dependencies: ["YAML"], swiftSettings: strict),
-        .executableTarget(
-            name: "Sluice",
+        // The whole app as a function (options, clock, logger -> services); tests build it in-process.
+        .target(
+            name: "SluiceApp",
             dependencies: [
                 "RateLimitCore", "RateLimitConfig", "RateLimitMetrics", "RateLimitHTTP", "RateLimitRedis", "RateLimitGRPC", "SluiceInject",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "Sluice",
+            dependencies: [
+                "SluiceApp", "RateLimitConfig", "RateLimitHTTP", "SluiceInject",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -150,7 +163,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["RateLimitCore", "RateLimitHTTP", "RateLimitTestSupport", "Sluice"],
+            dependencies: ["RateLimitCore", "RateLimitHTTP", "RateLimitTestSupport", "SluiceApp", "Sluice"],
             swiftSettings: strict
         ),
     ],

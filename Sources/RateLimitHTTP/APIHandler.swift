@@ -27,7 +27,7 @@ public final class APIHandler: Sendable {
     let pipeline: DecisionPipeline
     var limiter: RateLimiter { pipeline.limiter }
     let metrics: SluiceMetrics
-    let reloader: ConfigReloader?
+    let reloader: (any RulesReloading)?
     let adminEnabled: Bool
     let durations: [DurationHistogram]
 
@@ -40,7 +40,7 @@ public final class APIHandler: Sendable {
     }
 
     /// - Parameter adminEnabled: false turns off `/v1/rules*` and `/v1/reload` (`--no-admin`).
-    public init(pipeline: DecisionPipeline, metrics: SluiceMetrics, reloader: ConfigReloader?, adminEnabled: Bool = true) {
+    public init(pipeline: DecisionPipeline, metrics: SluiceMetrics, reloader: (any RulesReloading)?, adminEnabled: Bool = true) {
         self.pipeline = pipeline
         self.metrics = metrics
         self.reloader = reloader
@@ -209,7 +209,7 @@ public final class APIHandler: Sendable {
                 response.body.writeDecimal(Int64(count))
                 response.body.writeStaticString("}")
             case .failure(let error):
-                throw error
+                throw error.apiError
             }
             return .answered(.reload)
         case "/v1/rules":

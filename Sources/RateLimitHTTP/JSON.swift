@@ -216,6 +216,17 @@ public struct JSONParser {
     }
 }
 
+/// JSON text outside a response (log lines, `replay`, `check`), escaped by the one escaper
+/// the responses use.
+public enum JSONWriter {
+    /// `s` as a JSON string literal, quotes included.
+    public static func quoted(_ s: String) -> String {
+        var buffer = ByteBufferAllocator().buffer(capacity: s.utf8.count + 2)
+        buffer.writeJSONString(s)
+        return String(buffer: buffer)
+    }
+}
+
 extension ByteBuffer {
     /// Writes `s` as a JSON string literal (quotes and escapes included).
     mutating func writeJSONString(_ s: String) {

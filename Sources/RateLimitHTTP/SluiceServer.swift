@@ -1,7 +1,6 @@
 public import Logging
 public import NIOCore
 import NIOPosix
-public import RateLimitCore
 public import ServiceLifecycle
 
 /// Where and how the server listens.
@@ -18,8 +17,6 @@ public struct ServerSettings: Sendable {
     public var requestTimeout: TimeAmount = .seconds(10)
     /// How long shutdown waits for connections to finish what they are answering.
     public var shutdownTimeout: TimeAmount = .seconds(10)
-    /// How often idle keys are evicted.
-    public var sweepInterval: TimeAmount = .seconds(10)
     public var limits = HTTPRequestParser.Limits.default
     /// Connections to the metrics/health listener. Probes keep working at the cap: the
     /// longest-idle connection is drained to admit a new one.
@@ -31,8 +28,8 @@ public struct ServerSettings: Sendable {
     /// The event loops of the metrics/health listener (nil: the API's). A loop of its own keeps
     /// a flood of `/metrics` scrapes on the network-reachable port from delaying the API.
     public var metricsGroup: (any EventLoopGroup)?
-    /// Told how many idle keys each sweep evicted.
-    public var sweepObserver: @Sendable (Int) -> Void = { _ in }
+    /// Told the metrics listener's port once both listeners accept connections.
+    public var listening: @Sendable (_ metricsPort: Int) -> Void = { _ in }
     /// Reports connection counts and rejections per listener (`api`, `metrics`).
     public var connectionObserver: @Sendable (String) -> ConnectionObserver = { _ in .none }
 
@@ -48,19 +45,16 @@ public struct SluiceServer: Service {
     let group: any EventLoopGroup
     let api: APIHandler
     let ops: OpsHandler
-    let limiter: RateLimiter
     let readiness: Readiness
     let logger: Logger
 
     public init(
-        settings: ServerSettings, group: any EventLoopGroup, api: APIHandler, ops: OpsHandler,
-        limiter: RateLimiter, readiness: Readiness, logger: Logger
+        settings: ServerSettings, group: any EventLoopGroup, api: APIHandler, ops: OpsHandler, readiness: Readiness, logger: Logger
     ) {
         self.settings = settings
         self.group = group
         self.api = api
         self.ops = ops
-        self.limiter = limiter
         self.readiness = readiness
         self.logger = logger
     }
@@ -96,17 +90,12 @@ public struct SluiceServer: Service {
         logger.info("sluice listening", metadata: [
             "socket": "\(path)", "metrics": "\(opsChannel.localAddress.map { "\($0)" } ?? "?")",
         ])
-        let limiter = self.limiter
-        let swept = settings.sweepObserver
-        let sweeper = group.next().scheduleRepeatedTask(initialDelay: settings.sweepInterval, delay: settings.sweepInterval) { _ in
-            swept(limiter.sweep())
-        }
+        settings.listening(opsChannel.localAddress?.port ?? settings.metricsPort)
 
         try? await gracefulShutdown()
 
         logger.info("shutting down: no new connections; finishing requests in flight")
         readiness.setListening(false)
-        sweeper.cancel()
         // Quiesce before closing the listener: a request that arrives once new connections are
         // refused must already get `Connection: close`.
         await apiConnections.quiesceAll()

@@ -5,7 +5,6 @@ import RateLimitCore
 import RateLimitGRPC
 import RateLimitHTTP
 import RateLimitMetrics
-import RateLimitRedis
 import ServiceLifecycle
 
 /// The gRPC listener on its own Unix socket (`--grpc-socket`): Sluice's `sluice.v1.RateLimiter`
@@ -21,16 +20,18 @@ struct GRPCListener: Service {
     let connections: ConnectionRegistry
     let pipeline: GRPCServerPipeline
     let logger: Logger
+    let listening: @Sendable () -> Void
 
     init(
         path: String, mode: UInt32, group: any EventLoopGroup, pipeline: DecisionPipeline, metrics: SluiceMetrics,
-        connections: ConnectionRegistry, idleTimeout: TimeAmount, logger: Logger
+        connections: ConnectionRegistry, idleTimeout: TimeAmount, logger: Logger, listening: @escaping @Sendable () -> Void = {}
     ) {
         self.path = path
         self.mode = mode
         self.group = group
         self.connections = connections
         self.logger = logger
+        self.listening = listening
         let durations = GRPCEndpoint.allCases.map { metrics.duration(endpoint: $0.rawValue) }
         let unmatched = UnmatchedDescriptor.allCases.map { metrics.envoyUnmatched(reason: $0.rawValue) }
         let observers = GRPCObservers(
@@ -68,6 +69,7 @@ struct GRPCListener: Service {
             throw error
         }
         logger.info("grpc listening", metadata: ["grpc_socket": "\(path)"])
+        listening()
         try? await gracefulShutdown()
 
         // Stop accepting, then GOAWAY on every connection: calls in flight finish, each

@@ -1,5 +1,4 @@
-import ArgumentParser
-import Logging
+public import Logging
 import RateLimitHTTP
 #if canImport(Glibc)
 import Glibc
@@ -9,28 +8,14 @@ import Musl
 import Darwin
 #endif
 
-enum LogFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json
-}
-
-func bootstrapLogging(format: LogFormat, level: Logger.Level) {
-    LoggingSystem.bootstrap { label in
-        var handler: any LogHandler = switch format {
-        case .text: StreamLogHandler.standardError(label: label)
-        case .json: JSONLogHandler(label: label)
-        }
-        handler.logLevel = level
-        return handler
-    }
-}
-
-func printError(_ message: String) {
+/// Writes `message` and a line break to stderr.
+public func printError(_ message: String) {
     writeAll(STDERR_FILENO, message + "\n")
 }
 
 /// Writes every byte of `text` to `descriptor`, retrying short and interrupted writes; gives up
 /// silently on an error (a closed stderr must not stop the server).
-func writeAll(_ descriptor: Int32, _ text: String) {
+public func writeAll(_ descriptor: Int32, _ text: String) {
     var text = text
     text.withUTF8 { buffer in
         guard let base = buffer.baseAddress else { return }
@@ -46,17 +31,19 @@ func writeAll(_ descriptor: Int32, _ text: String) {
 
 /// One JSON object per line on stderr: `{"label":…,"level":…,"msg":…,"ts":…,…metadata}`, keys
 /// sorted, `ts` in RFC 3339 UTC with milliseconds.
-struct JSONLogHandler: LogHandler {
+public struct JSONLogHandler: LogHandler {
     let label: String
-    var logLevel: Logger.Level = .info
-    var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    public init(label: String) { self.label = label }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    func log(event: LogEvent) {
+    public func log(event: LogEvent) {
         writeAll(STDERR_FILENO, Self.line(
             time: SystemClock().now, level: event.level, label: label, message: "\(event.message)",
             metadata: metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 })))
@@ -70,6 +57,6 @@ struct JSONLogHandler: LogHandler {
         for (key, value) in metadata where fields[key] == nil {
             fields[key] = "\(value)"
         }
-        return "{" + fields.sorted { $0.key < $1.key }.map { jsonString($0.key) + ":" + jsonString($0.value) }.joined(separator: ",") + "}\n"
+        return "{" + fields.sorted { $0.key < $1.key }.map { JSONWriter.quoted($0.key) + ":" + JSONWriter.quoted($0.value) }.joined(separator: ",") + "}\n"
     }
 }

@@ -1,4 +1,3 @@
-import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -7,94 +6,65 @@ import Musl
 import Darwin
 #endif
 import RateLimitConfig
-import RateLimitCore
+public import RateLimitCore
 import RateLimitHTTP
 
-struct Replay: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Replay a JSON Lines trace against a configuration on a virtual clock.",
-        discussion: """
-            Each input line: {"t_ms": 50, "rule": "api", "key": "user-42", "cost": 1} (t_ms non-decreasing, cost \
-            defaults to 1). One JSON line out per input line; a check the rules refuse (an impossible cost, an \
-            unknown rule) is an {"error": …} line and is counted, not fatal. A per-rule summary goes to stderr. \
-            With --compare NEW the trace is decided under both rule sets and the differences are reported; \
-            --max-new-denials makes it a CI gate (exit 3). Access logs: --time-field, --key-field and --rule or \
-            --rule-field read other JSON lines (RFC 3339 or epoch timestamps, dotted paths).
-            """)
+/// `sluice replay`: a JSON Lines trace decided on a virtual clock, one JSON line out per line
+/// in, a per-rule summary on stderr; with a second rule set, what changes between the two.
+public struct ReplayRun {
+    public var format: TraceFormat
+    /// With a comparison: past this share of newly denied requests the exit status is 3.
+    public var maxNewDenials: Double?
 
-    @Option(help: "The configuration file whose rules to replay against.")
-    var config: String
-
-    @Option(help: "New rules to compare with: report what they would change.")
-    var compare: String?
-
-    @Option(help: "With --compare: exit 3 when the newly denied requests exceed this share of all requests (e.g. 0.01).")
-    var maxNewDenials: Double?
-
-    @Option(help: "The field holding each line's time (default t_ms).")
-    var timeField: String?
-
-    @Option(help: "The unit of a numeric time field: s, ms, us or ns (default ms).")
-    var timeUnit: String?
-
-    @Option(help: "The field holding the key (default key).")
-    var keyField: String?
-
-    @Option(help: "The field holding the rule (default rule).")
-    var ruleField: String?
-
-    @Option(help: "The rule of every line, for logs that name none.")
-    var rule: String?
-
-    @Option(help: "The field holding the cost (default cost; absent means 1).")
-    var costField: String?
-
-    @Argument(help: "The trace (JSON Lines). Reads standard input when omitted.")
-    var trace: String?
-
-    func validate() throws {
-        if maxNewDenials != nil, compare == nil { throw ValidationError("--max-new-denials needs --compare") }
-        if let share = maxNewDenials, !(0...1).contains(share) { throw ValidationError("--max-new-denials must be from 0 to 1") }
-        if let timeUnit, TraceFormat.TimeUnit(rawValue: timeUnit) == nil { throw ValidationError("--time-unit must be s, ms, us or ns") }
-        if rule != nil, ruleField != nil { throw ValidationError("give --rule or --rule-field, not both") }
+    public init(format: TraceFormat, maxNewDenials: Double? = nil) {
+        self.format = format
+        self.maxNewDenials = maxNewDenials
     }
 
-    var format: TraceFormat {
-        var f = TraceFormat.native
-        f.accessLog = [timeField, keyField, ruleField, rule, costField, timeUnit].contains { $0 != nil }
-        f.timeField = timeField ?? f.timeField
-        f.timeUnit = timeUnit.flatMap(TraceFormat.TimeUnit.init(rawValue:)) ?? f.timeUnit
-        f.keyField = keyField ?? f.keyField
-        f.ruleField = ruleField ?? f.ruleField
-        f.costField = costField ?? f.costField
-        f.fixedRule = rule
-        return f
+    /// Replays the trace read from `input`: the exit status (0; 2 for an unreadable line, named
+    /// on stderr; 3 past `maxNewDenials`).
+    public func run(rules: RuleSet, compare: RuleSet?, input: Int32) -> Int32 {
+        do throws(Exit) {
+            if let compare {
+                try runComparison(ReplayComparison(before: rules, after: compare), input: input)
+            } else {
+                try runSingle(ReplaySession(rules: rules), input: input)
+            }
+            return 0
+        } catch {
+            return error.status
+        }
     }
 
-    func run() throws {
-        let rules = try Self.rules(config)
+    /// Replays the trace at `trace` (standard input when nil) against the rules of `config`,
+    /// and of `compare` when given; a file that cannot be read or used exits 1, named.
+    public func run(config: String, compare: String?, trace: String?) -> Int32 {
+        guard let rules = Self.rules(config) else { return 1 }
+        var after: RuleSet?
+        if let compare {
+            guard let rules = Self.rules(compare) else { return 1 }
+            after = rules
+        }
         let input = trace.map { open($0, O_RDONLY | O_CLOEXEC) } ?? STDIN_FILENO
         guard input >= 0 else {
             printError("cannot read \(trace ?? "stdin")")
-            throw ExitCode(1)
+            return 1
         }
         defer { if trace != nil { close(input) } }
-        if let compare {
-            try runComparison(ReplayComparison(before: rules, after: try Self.rules(compare)), input: input)
-        } else {
-            try runSingle(ReplaySession(rules: rules), input: input)
-        }
+        return run(rules: rules, compare: after, input: input)
     }
 
-    private static func rules(_ path: String) throws -> RuleSet {
+    private static func rules(_ path: String) -> RuleSet? {
         do { return try ConfigFile.load(path: path).rules } catch {
             printError("\(path): \(error.description)")
-            throw ExitCode(1)
+            return nil
         }
     }
 
+    private struct Exit: Error { var status: Int32 }
+
     /// Every non-blank line as an event, or exit 2 naming the line.
-    private func events(_ input: Int32, _ output: Output, _ body: (ReplayEvent, Int) throws -> Void) throws -> TraceLine {
+    private func events(_ input: Int32, _ output: Output, _ body: (ReplayEvent, Int) throws -> Void) throws(Exit) -> TraceLine {
         var parser = TraceLine(format: format)
         var lineNumber = 0
         for line in LineReader(input) {
@@ -102,28 +72,26 @@ struct Replay: ParsableCommand {
             if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { continue }
             do {
                 try body(try parser.parse(line), lineNumber)
-            } catch let error as ExitCode {
-                throw error
             } catch {
                 output.flush()
                 printError("line \(lineNumber): \(error)")
-                throw ExitCode(2)
+                throw Exit(status: 2)
             }
         }
         output.flush()
         return parser
     }
 
-    private func runSingle(_ session: ReplaySession, input: Int32) throws {
+    private func runSingle(_ session: ReplaySession, input: Int32) throws(Exit) {
         let output = Output()
         let parser = try events(input, output) { event, line in
-            var out = "{\"line\":\(line),\"rule\":\(jsonString(event.rule)),\"key\":\(jsonString(event.key)),"
+            var out = "{\"line\":\(line),\"rule\":\(JSONWriter.quoted(event.rule)),\"key\":\(JSONWriter.quoted(event.key)),"
             switch try session.apply(event) {
             case .decided(let d):
                 out += "\"allowed\":\(d.allowed),\"remaining\":\(d.remaining),"
                 out += "\"retry_after_ms\":\(Self.ms(d.retryAfter)),\"delay_ms\":\(Self.ms(d.delay))}\n"
             case .refused(let error):
-                out += "\"error\":\(jsonString(error.description))}\n"
+                out += "\"error\":\(JSONWriter.quoted(error.description))}\n"
             }
             output.write(out)
         }
@@ -140,17 +108,17 @@ struct Replay: ParsableCommand {
 
     /// Lines whose verdict changes, then one JSON summary line per rule; the same on stderr for
     /// people; exit 3 past --max-new-denials.
-    private func runComparison(_ comparison: ReplayComparison, input: Int32) throws {
+    private func runComparison(_ comparison: ReplayComparison, input: Int32) throws(Exit) {
         let output = Output()
         _ = try events(input, output) { event, line in
             let (before, after) = try comparison.apply(event, line: line)
             guard before.allowed != after.allowed else { return }
-            output.write("{\"line\":\(line),\"rule\":\(jsonString(event.rule)),\"key\":\(jsonString(event.key)),"
+            output.write("{\"line\":\(line),\"rule\":\(JSONWriter.quoted(event.rule)),\"key\":\(JSONWriter.quoted(event.key)),"
                 + "\"before\":\(Self.verdict(before)),\"after\":\(Self.verdict(after))}\n")
         }
         for d in comparison.report() {
-            let keys = { (top: [(key: String, denied: Int)]) in "[" + top.map { "{\"key\":\(jsonString($0.key)),\"requests\":\($0.denied)}" }.joined(separator: ",") + "]" }
-            output.write("{\"rule\":\(jsonString(d.rule)),\"requests\":\(d.requests),\"denied_before\":\(d.deniedBefore),"
+            let keys = { (top: [(key: String, denied: Int)]) in "[" + top.map { "{\"key\":\(JSONWriter.quoted($0.key)),\"requests\":\($0.denied)}" }.joined(separator: ",") + "]" }
+            output.write("{\"rule\":\(JSONWriter.quoted(d.rule)),\"requests\":\(d.requests),\"denied_before\":\(d.deniedBefore),"
                 + "\"denied_after\":\(d.deniedAfter),\"newly_denied\":\(d.newlyDenied),\"newly_allowed\":\(d.newlyAllowed),"
                 + "\"first_divergence_line\":\(d.firstDivergence.map(String.init) ?? "null"),"
                 + "\"newly_denied_keys\":\(keys(d.newlyDeniedKeys)),\"newly_allowed_keys\":\(keys(d.newlyAllowedKeys))}\n")
@@ -164,7 +132,7 @@ struct Replay: ParsableCommand {
         let share = comparison.newlyDeniedShare
         if let limit = maxNewDenials, share > limit {
             printError("newly denied: \(Self.percent(share)) of requests, over --max-new-denials \(Self.percent(limit))")
-            throw ExitCode(3)
+            throw Exit(status: 3)
         }
     }
 
