@@ -114,9 +114,11 @@ let package = Package(
         .target(
             name: "RateLimitTestSupport",
             dependencies: [
-                "RateLimitCore", "RateLimitHTTP",
+                "RateLimitCore", "RateLimitHTTP", "SluiceApp",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),

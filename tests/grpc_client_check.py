@@ -244,6 +244,11 @@ def shutdown_check(path, pid):
     raw = RawConnection(path)
     stream = raw.start()
     raw.read(lambda e: isinstance(e, h2.events.RemoteSettingsChanged))
+    # The server answers frames in order: once this PING is acknowledged, it has read the
+    # call's HEADERS, so the call is in flight when the signal arrives (under load it may not be).
+    raw.conn.ping(b"inflight")
+    raw.flush()
+    raw.read(lambda e: isinstance(e, h2.events.PingAckReceived))
     os.kill(pid, signal.SIGTERM)
 
     def frame(kind, flags, stream_id, payload):

@@ -125,6 +125,20 @@ public final class ConnectionRegistry: Sendable {
         for future in delivered { try? await future.get() }
     }
 
+    /// Waits until every connection open now has closed, or `timeout` has passed (awaited on the
+    /// connections' close futures, not polled); true when they all closed.
+    public func allClosed(within timeout: TimeAmount) async -> Bool {
+        let channels = slots.withLock { $0.values.map(\.channel) }
+        guard let loop = channels.first?.eventLoop else { return true }
+        let done = loop.makePromise(of: Bool.self)
+        // Both complete `done` on `loop`; the later one finds it fulfilled and changes nothing.
+        EventLoopFuture.andAllComplete(channels.map(\.closeFuture), on: loop).whenComplete { _ in done.succeed(true) }
+        let timer = loop.scheduleTask(in: timeout) { done.succeed(false) }
+        let closed = (try? await done.futureResult.get()) ?? false
+        timer.cancel()
+        return closed
+    }
+
     /// Closes every connection now.
     public func closeAll() {
         for slot in slots.withLock({ Array($0.values) }) {

@@ -102,11 +102,7 @@ public struct SluiceServer: Service {
         try? await apiChannel.close()
         try? await opsChannel.close()
         opsConnections.closeAll()
-        let deadline = NIODeadline.now() + settings.shutdownTimeout
-        while apiConnections.openCount > 0, NIODeadline.now() < deadline {
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        if apiConnections.openCount > 0 {
+        if await !apiConnections.allClosed(within: settings.shutdownTimeout) {
             logger.warning("closing connections still open after the shutdown timeout", metadata: ["open": "\(apiConnections.openCount)"])
             apiConnections.closeAll()
         }

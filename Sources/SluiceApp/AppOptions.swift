@@ -50,7 +50,7 @@ public struct AppOptions: Sendable {
 }
 
 /// Why the app cannot start: the message the executable prints after `sluice: ` before exiting 1.
-public struct StartError: Error, Sendable, CustomStringConvertible {
+public struct StartError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String
 
     public init(_ description: String) { self.description = description }

@@ -76,10 +76,6 @@ struct GRPCListener: Service {
         // connection closes once it has no open stream (or after the grace period).
         try? await listener.close()
         await connections.quiesceAll()
-        let deadline = NIODeadline.now() + pipeline.shutdownGrace
-        while connections.openCount > 0, NIODeadline.now() < deadline {
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        connections.closeAll()
+        if await !connections.allClosed(within: pipeline.shutdownGrace) { connections.closeAll() }
     }
 }

@@ -15,6 +15,9 @@ public struct ReplayRun {
     public var format: TraceFormat
     /// With a comparison: past this share of newly denied requests the exit status is 3.
     public var maxNewDenials: Double?
+    /// Where the JSON lines go (standard output) and the summary and errors (standard error).
+    public var standardOutput: @Sendable (String) -> Void = { writeAll(STDOUT_FILENO, $0) }
+    public var standardError: @Sendable (String) -> Void = { printError($0) }
 
     public init(format: TraceFormat, maxNewDenials: Double? = nil) {
         self.format = format
@@ -39,24 +42,24 @@ public struct ReplayRun {
     /// Replays the trace at `trace` (standard input when nil) against the rules of `config`,
     /// and of `compare` when given; a file that cannot be read or used exits 1, named.
     public func run(config: String, compare: String?, trace: String?) -> Int32 {
-        guard let rules = Self.rules(config) else { return 1 }
+        guard let before = rules(config) else { return 1 }
         var after: RuleSet?
         if let compare {
-            guard let rules = Self.rules(compare) else { return 1 }
+            guard let rules = rules(compare) else { return 1 }
             after = rules
         }
         let input = trace.map { open($0, O_RDONLY | O_CLOEXEC) } ?? STDIN_FILENO
         guard input >= 0 else {
-            printError("cannot read \(trace ?? "stdin")")
+            standardError("cannot read \(trace ?? "stdin")")
             return 1
         }
         defer { if trace != nil { close(input) } }
-        return run(rules: rules, compare: after, input: input)
+        return run(rules: before, compare: after, input: input)
     }
 
-    private static func rules(_ path: String) -> RuleSet? {
+    private func rules(_ path: String) -> RuleSet? {
         do { return try ConfigFile.load(path: path).rules } catch {
-            printError("\(path): \(error.description)")
+            standardError("\(path): \(error.description)")
             return nil
         }
     }
@@ -74,7 +77,7 @@ public struct ReplayRun {
                 try body(try parser.parse(line), lineNumber)
             } catch {
                 output.flush()
-                printError("line \(lineNumber): \(error)")
+                standardError("line \(lineNumber): \(error)")
                 throw Exit(status: 2)
             }
         }
@@ -83,7 +86,7 @@ public struct ReplayRun {
     }
 
     private func runSingle(_ session: ReplaySession, input: Int32) throws(Exit) {
-        let output = Output()
+        let output = Output(standardOutput)
         let parser = try events(input, output) { event, line in
             var out = "{\"line\":\(line),\"rule\":\(JSONWriter.quoted(event.rule)),\"key\":\(JSONWriter.quoted(event.key)),"
             switch try session.apply(event) {
@@ -101,15 +104,15 @@ public struct ReplayRun {
             if s.shadowDenied > 0 { line += ", \(s.shadowDenied) shadow-denied" }
             if s.refused > 0 { line += ", \(s.refused) refused (see the error lines)" }
             if !top.isEmpty { line += "; top denied: \(top)" }
-            printError(line)
+            standardError(line)
         }
-        if parser.reordered > 0 { printError("\(parser.reordered) lines were earlier than a previous line; replayed at its time") }
+        if parser.reordered > 0 { standardError("\(parser.reordered) lines were earlier than a previous line; replayed at its time") }
     }
 
     /// Lines whose verdict changes, then one JSON summary line per rule; the same on stderr for
     /// people; exit 3 past --max-new-denials.
     private func runComparison(_ comparison: ReplayComparison, input: Int32) throws(Exit) {
-        let output = Output()
+        let output = Output(standardOutput)
         _ = try events(input, output) { event, line in
             let (before, after) = try comparison.apply(event, line: line)
             guard before.allowed != after.allowed else { return }
@@ -126,12 +129,12 @@ public struct ReplayRun {
             line += ", \(d.newlyDenied) newly denied, \(d.newlyAllowed) newly allowed"
             if let first = d.firstDivergence { line += ", first at line \(first)" }
             if !d.newlyDeniedKeys.isEmpty { line += "; newly denied keys: " + d.newlyDeniedKeys.map { "\($0.key)=\($0.denied)" }.joined(separator: " ") }
-            printError(line)
+            standardError(line)
         }
         output.flush()
         let share = comparison.newlyDeniedShare
         if let limit = maxNewDenials, share > limit {
-            printError("newly denied: \(Self.percent(share)) of requests, over --max-new-denials \(Self.percent(limit))")
+            standardError("newly denied: \(Self.percent(share)) of requests, over --max-new-denials \(Self.percent(limit))")
             throw Exit(status: 3)
         }
     }
@@ -150,7 +153,10 @@ public struct ReplayRun {
 
 /// Standard output, written in 64 KiB pieces.
 final class Output {
+    private let sink: (String) -> Void
     private var pending = ""
+
+    init(_ sink: @escaping (String) -> Void) { self.sink = sink }
 
     func write(_ text: String) {
         pending += text
@@ -158,7 +164,7 @@ final class Output {
     }
 
     func flush() {
-        writeAll(STDOUT_FILENO, pending)
+        sink(pending)
         pending = ""
     }
 }

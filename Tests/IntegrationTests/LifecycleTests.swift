@@ -1,6 +1,8 @@
 import Foundation
 import RateLimitHTTP
 import RateLimitTestSupport
+import SluiceApp
+import Synchronization
 import Testing
 
 @Suite(.serialized) struct LifecycleTests {
@@ -18,6 +20,9 @@ import Testing
             #expect(try client.request("POST", "/v1/check", body: body).status == 200)
             try client.send(Array((head + body[..<split]).utf8))
         }
+        // SIGHUP reloads the unchanged file (so the watcher has nothing to do).
+        sluice.signal(SIGHUP)
+        #expect(poll { (try? sluice.metric(#"rate_limiter_config_reloads_total{result="success"}"#)) == 1 })
         sluice.signal(SIGTERM)
         // Shutdown has begun once new connections are refused.
         #expect(poll { (try? BlockingHTTPClient(unixSocket: sluice.socketPath)) == nil })
@@ -69,51 +74,50 @@ import Testing
         #expect(threads.status != 0 && threads.stderr.contains("--threads"))
     }
 
-    @Test func reloadOnFileChangeSighupAndAPI() throws {
-        let sluice = try SluiceProcess(config: testRules)
-        defer { sluice.stop() }
-        let file = sluice.directory.file("rules.yaml")
-        func apiLimit() throws -> String? {
-            try sluice.api("GET", "/v1/rules").text.split(separator: "\"name\":\"api\"").last?.split(separator: ",").dropFirst().first.map(String.init)
+    @Test func reloadOnFileChangeSighupAndAPI() async throws {
+        try await withTestApp(config: testRules) { sluice throws in
+            let file = sluice.directory.file("rules.yaml")
+            func apiLimit() throws -> String? {
+                try sluice.api("GET", "/v1/rules").text.split(separator: "\"name\":\"api\"").last?.split(separator: ",").dropFirst().first.map(String.init)
+            }
+            #expect(try apiLimit() == "\"limit\":10")
+            // The file changes: picked up by the watcher.
+            try testRules.replacingOccurrences(of: "limit: 10,", with: "limit: 20,").write(toFile: file, atomically: true, encoding: .utf8)
+            #expect(try await eventually(timeout: .seconds(30)) { try apiLimit() == "\"limit\":20" })
+            #expect(try await eventually(timeout: .seconds(30)) { try sluice.metric(#"rate_limiter_config_reloads_total{result="success"}"#) == 1 })
+            // A same-length edit far into the file is noticed too (contents are compared whole).
+            let edited = testRules.replacingOccurrences(of: "limit: 10,", with: "limit: 20,")
+            try edited.replacingOccurrences(of: "limit: 2\n", with: "limit: 7\n").write(toFile: file, atomically: true, encoding: .utf8)
+            #expect(try await eventually(timeout: .seconds(30)) { try sluice.api("GET", "/v1/rules/login").text.contains("\"limit\":7,") })
+            try edited.write(toFile: file, atomically: true, encoding: .utf8)
+            #expect(try await eventually(timeout: .seconds(30)) { try sluice.metric(#"rate_limiter_config_reloads_total{result="success"}"#) == 3 })
+            // A bad file keeps the old rules and counts a failure.
+            try "rules: [ { name: api } ]".write(toFile: file, atomically: true, encoding: .utf8)
+            #expect(try await eventually(timeout: .seconds(30)) { try sluice.metric(#"rate_limiter_config_reloads_total{result="failure"}"#) == 1 })
+            #expect(try apiLimit() == "\"limit\":20")
+            let viaAPI = try sluice.api("POST", "/v1/reload")
+            #expect(viaAPI.status == 422 && viaAPI.text.contains("rules[0].algorithm"))
+            #expect(sluice.log.contains("configuration reload failed"))
+            // SIGHUP and the API reload a good file.
+            try testRules.replacingOccurrences(of: "limit: 10,", with: "limit: 30,").write(toFile: file, atomically: true, encoding: .utf8)
+            // What SIGHUP runs (the signal itself: sigtermAnswersRequestsInFlightThenExitsCleanly).
+            #expect(sluice.app.reloader.reload(reason: "SIGHUP") == .success(4))
+            #expect(try apiLimit() == "\"limit\":30")
+            let ok = try sluice.api("POST", "/v1/reload")
+            #expect(ok.status == 200 && ok.text == #"{"reloaded":true,"rules":4}"#)
         }
-        #expect(try apiLimit() == "\"limit\":10")
-        // The file changes: picked up by the watcher.
-        try testRules.replacingOccurrences(of: "limit: 10,", with: "limit: 20,").write(toFile: file, atomically: true, encoding: .utf8)
-        #expect(try poll { try apiLimit() == "\"limit\":20" })
-        #expect(try poll { try sluice.metric(#"rate_limiter_config_reloads_total{result="success"}"#) == 1 })
-        // A same-length edit far into the file is noticed too (contents are compared whole).
-        let edited = testRules.replacingOccurrences(of: "limit: 10,", with: "limit: 20,")
-        try edited.replacingOccurrences(of: "limit: 2\n", with: "limit: 7\n").write(toFile: file, atomically: true, encoding: .utf8)
-        #expect(try poll { try sluice.api("GET", "/v1/rules/login").text.contains("\"limit\":7,") })
-        try edited.write(toFile: file, atomically: true, encoding: .utf8)
-        #expect(try poll { try sluice.metric(#"rate_limiter_config_reloads_total{result="success"}"#) == 3 })
-        // A bad file keeps the old rules and counts a failure.
-        try "rules: [ { name: api } ]".write(toFile: file, atomically: true, encoding: .utf8)
-        #expect(try poll { try sluice.metric(#"rate_limiter_config_reloads_total{result="failure"}"#) == 1 })
-        #expect(try apiLimit() == "\"limit\":20")
-        let viaAPI = try sluice.api("POST", "/v1/reload")
-        #expect(viaAPI.status == 422 && viaAPI.text.contains("rules[0].algorithm"))
-        #expect(sluice.log.contains("configuration reload failed"))
-        // SIGHUP and the API reload a good file.
-        try testRules.replacingOccurrences(of: "limit: 10,", with: "limit: 30,").write(toFile: file, atomically: true, encoding: .utf8)
-        let reloadsBefore = try sluice.metric(#"rate_limiter_config_reloads_total{result="success"}"#) ?? 0
-        sluice.signal(SIGHUP)
-        #expect(try poll { try (sluice.metric(#"rate_limiter_config_reloads_total{result="success"}"#) ?? 0) > reloadsBefore })
-        #expect(try apiLimit() == "\"limit\":30")
-        let ok = try sluice.api("POST", "/v1/reload")
-        #expect(ok.status == 200 && ok.text == #"{"reloaded":true,"rules":4}"#)
     }
 
-    @Test func deletedConfigFileKeepsTheRules() throws {
-        let sluice = try SluiceProcess(config: testRules)
-        defer { sluice.stop() }
-        try FileManager.default.removeItem(atPath: sluice.directory.file("rules.yaml"))
-        let reload = try sluice.api("POST", "/v1/reload")
-        #expect(reload.status == 422, "\(reload.text)")
-        #expect(try sluice.api("POST", "/v1/check", body: #"{"rule":"login","key":"k"}"#).status == 200, "the old rules stay")
-        #expect(try (sluice.metric(#"rate_limiter_config_reloads_total{result="failure"}"#) ?? 0) >= 1)
-        try testRules.write(toFile: sluice.directory.file("rules.yaml"), atomically: true, encoding: .utf8)
-        #expect(try sluice.api("POST", "/v1/reload").status == 200, "a restored file loads again")
+    @Test func deletedConfigFileKeepsTheRules() async throws {
+        try await withTestApp(config: testRules) { sluice throws in
+            try FileManager.default.removeItem(atPath: sluice.directory.file("rules.yaml"))
+            let reload = try sluice.api("POST", "/v1/reload")
+            #expect(reload.status == 422, "\(reload.text)")
+            #expect(try sluice.api("POST", "/v1/check", body: #"{"rule":"login","key":"k"}"#).status == 200, "the old rules stay")
+            #expect(try (sluice.metric(#"rate_limiter_config_reloads_total{result="failure"}"#) ?? 0) >= 1)
+            try testRules.write(toFile: sluice.directory.file("rules.yaml"), atomically: true, encoding: .utf8)
+            #expect(try sluice.api("POST", "/v1/reload").status == 200, "a restored file loads again")
+        }
     }
 
     @Test func embeddedDefaultsWithoutConfig() throws {
@@ -175,13 +179,26 @@ import Testing
 
 /// `sluice replay` as a CI gate and on access logs (issues 15 and 18).
 @Suite struct ReplayCommandTests {
+    /// `sluice replay` run in-process on the trace `stdin`: its exit status and its two outputs.
+    private func replay(
+        _ run: ReplayRun, config: String, compare: String? = nil, stdin: String, in dir: TemporaryDirectory
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
+        try dir.write("trace.jsonl", stdin)
+        let out = Mutex(""), err = Mutex("")
+        var run = run
+        run.standardOutput = { text in out.withLock { $0 += text } }
+        run.standardError = { line in err.withLock { $0 += line + "\n" } }
+        let status = run.run(config: config, compare: compare, trace: dir.file("trace.jsonl"))
+        return (status, out.withLock { $0 }, err.withLock { $0 })
+    }
+
     @Test func refusedLinesAreReportedAndCounted() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         try dir.write("rules.yaml", testRules)
         let trace = [#"{"t_ms": 0, "rule": "api", "key": "k"}"#, #"{"t_ms": 1, "rule": "api", "key": "k", "cost": 99}"#,
                      #"{"t_ms": 2, "rule": "api", "key": "k"}"#].joined(separator: "\n") + "\n"
-        let result = try runSluice(["replay", "--config", dir.file("rules.yaml")], stdin: trace)
+        let result = try replay(ReplayRun(format: .native), config: dir.file("rules.yaml"), stdin: trace, in: dir)
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.count == 3)
@@ -198,13 +215,14 @@ import Testing
         var trace = ""
         for i in 0..<6 { trace += #"{"t_ms": \#(i), "rule": "api", "key": "heavy"}"# + "\n" }
         for i in 6..<10 { trace += #"{"t_ms": \#(i), "rule": "api", "key": "light-\#(i)"}"# + "\n" }
-        let args = ["replay", "--config", dir.file("old.yaml"), "--compare", dir.file("new.yaml")]
-        let ok = try runSluice(args + ["--max-new-denials", "0.5"], stdin: trace)
+        let ok = try replay(
+            ReplayRun(format: .native, maxNewDenials: 0.5), config: dir.file("old.yaml"), compare: dir.file("new.yaml"), stdin: trace, in: dir)
         #expect(ok.status == 0, "\(ok.stderr)")
         let out = ok.stdout.split(separator: "\n")
         #expect(out.first == #"{"line":4,"rule":"api","key":"heavy","before":"allowed","after":"denied"}"#)
         #expect(out.last == #"{"rule":"api","requests":10,"denied_before":1,"denied_after":3,"newly_denied":2,"newly_allowed":0,"first_divergence_line":4,"newly_denied_keys":[{"key":"heavy","requests":2}],"newly_allowed_keys":[]}"#)
-        let gated = try runSluice(args + ["--max-new-denials", "0.1"], stdin: trace)
+        let gated = try replay(
+            ReplayRun(format: .native, maxNewDenials: 0.1), config: dir.file("old.yaml"), compare: dir.file("new.yaml"), stdin: trace, in: dir)
         #expect(gated.status == 3 && gated.stderr.contains("newly denied: 20.0% of requests"), "\(gated.stderr)")
     }
 
@@ -218,8 +236,9 @@ import Testing
             #"{"ts": "2026-11-30T08:00:00.150Z", "req": {"ip": "192.0.2.1"}, "path": "/c"}"#,
             #"{"ts": "2026-11-30T08:00:01.100Z", "req": {"ip": "192.0.2.1"}, "path": "/d"}"#,
         ].joined(separator: "\n") + "\n"
-        let result = try runSluice(
-            ["replay", "--config", dir.file("rules.yaml"), "--time-field", "ts", "--key-field", "req.ip", "--rule", "per-ip"], stdin: log)
+        // As `--time-field ts --key-field req.ip --rule per-ip` give it.
+        let format = TraceFormat(timeField: "ts", keyField: "req.ip", fixedRule: "per-ip")
+        let result = try replay(ReplayRun(format: format), config: dir.file("rules.yaml"), stdin: log, in: dir)
         #expect(result.status == 0, "\(result.stderr)")
         let allowed = result.stdout.split(separator: "\n").map { $0.contains(#""allowed":true"#) }
         #expect(allowed == [true, true, false, true])
