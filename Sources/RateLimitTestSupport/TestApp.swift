@@ -2,6 +2,7 @@ public import Logging
 public import RateLimitCore
 import ServiceLifecycle
 public import SluiceApp
+import Dispatch
 import Synchronization
 
 /// The sidecar built in-process by `Application.build`, as `sluice serve` builds it: a manual
@@ -76,7 +77,9 @@ public func withTestApp<T>(
             metricsPort: metricsPort, logs: logs)
         let result: T
         do {
-            result = try await body(running)
+            // The body blocks on sockets (BlockingHTTPClient): on a thread of its own, so the
+            // few cooperative threads stay free for the services of every app under test.
+            result = try await withTaskExecutorPreference(BlockingTestExecutor()) { try await body(running) }
         } catch {
             await group.triggerGracefulShutdown()
             try? await tasks.waitForAll()
@@ -85,6 +88,18 @@ public func withTestApp<T>(
         await group.triggerGracefulShutdown()
         try await tasks.waitForAll()
         return result
+    }
+}
+
+/// Runs a test body's jobs on a dispatch queue of its own, where blocking is allowed (dispatch
+/// adds threads for blocked queues; the cooperative pool has one thread per core and does not).
+final class BlockingTestExecutor: TaskExecutor {
+    private let queue = DispatchQueue(label: "sluice.test-body")
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        queue.async { job.runSynchronously(on: executor) }
     }
 }
 
