@@ -74,14 +74,13 @@ let package = Package(
         ),
         .target(
             name: "RateLimitHTTP",
+            // A transport: metrics, reload, readiness and the socket file are the app's.
             dependencies: [
-                "RateLimitCore", "RateLimitConfig", "RateLimitMetrics",
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                "RateLimitCore", "RateLimitConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -91,6 +90,7 @@ let package = Package(
             name: "SluiceApp",
             dependencies: [
                 "RateLimitCore", "RateLimitConfig", "RateLimitMetrics", "RateLimitHTTP", "RateLimitRedis", "RateLimitGRPC", "SluiceInject",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -1,17 +1,15 @@
 public import NIOCore
-import Prometheus
 import RateLimitConfig
 public import RateLimitCore
-public import RateLimitMetrics
 
 /// The Unix-socket API (DESIGN.md §3): checks, statuses and resets go through the decision
 /// pipeline (answered now in memory, later by a remote store); the admin endpoints answer now.
 public final class APIHandler: Sendable {
-    enum Endpoint: String, CaseIterable {
+    public enum Endpoint: String, Sendable, CaseIterable {
         case check, status, reset, rules, reload, top, report
 
-        /// Its position in `allCases` (and `durations`), without building `allCases` per request.
-        var position: Int {
+        /// Its position in `allCases`, without building `allCases` per request.
+        public var position: Int {
             switch self {
             case .check: 0
             case .status: 1
@@ -26,10 +24,9 @@ public final class APIHandler: Sendable {
 
     let pipeline: DecisionPipeline
     var limiter: RateLimiter { pipeline.limiter }
-    let metrics: SluiceMetrics
+    let observer: (any APIObserver)?
     let reloader: (any RulesReloading)?
     let adminEnabled: Bool
-    let durations: [DurationHistogram]
 
     /// What a request asks once routed: an answer already written, or the pipeline's work.
     private enum Routed {
@@ -40,12 +37,13 @@ public final class APIHandler: Sendable {
     }
 
     /// - Parameter adminEnabled: false turns off `/v1/rules*` and `/v1/reload` (`--no-admin`).
-    public init(pipeline: DecisionPipeline, metrics: SluiceMetrics, reloader: (any RulesReloading)?, adminEnabled: Bool = true) {
+    public init(
+        pipeline: DecisionPipeline, observer: (any APIObserver)? = nil, reloader: (any RulesReloading)?, adminEnabled: Bool = true
+    ) {
         self.pipeline = pipeline
-        self.metrics = metrics
+        self.observer = observer
         self.reloader = reloader
         self.adminEnabled = adminEnabled
-        self.durations = Endpoint.allCases.map { metrics.duration(endpoint: $0.rawValue) }
     }
 
     /// Answers one request: now, or later when a remote store decides it.
@@ -151,7 +149,7 @@ public final class APIHandler: Sendable {
     }
 
     private func record(_ endpoint: Endpoint, since started: NIODeadline) {
-        durations[endpoint.position].recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+        observer?.answered(endpoint, nanoseconds: (NIODeadline.now() - started).nanoseconds)
     }
 
     private func render(

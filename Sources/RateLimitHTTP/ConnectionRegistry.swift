@@ -7,6 +7,19 @@ public enum ConnectionRejection: String, Sendable, CaseIterable {
     case idleDrained = "idle_drained"
     /// Every connection was busy answering: the new one was closed.
     case allBusy = "all_busy"
+
+    /// Its position in `allCases`, without building `allCases` per connection.
+    public var position: Int {
+        switch self {
+        case .idleDrained: 0
+        case .allBusy: 1
+        }
+    }
+}
+
+/// The listeners whose connections are counted (the `listener` label).
+public enum ConnectionListener: String, Sendable, CaseIterable {
+    case api, metrics, grpc
 }
 
 /// What a listener reports about its connections (metrics live behind it).

@@ -79,14 +79,13 @@ public struct Application: Sendable {
 
         let reloader = ConfigReloader(path: options.configPath, backend: configuration.backend, limiter: limiter, metrics: metrics, logger: logger)
         let pipeline = DecisionPipeline(limiter: limiter, remote: redis, maxInflight: options.maxInflight, observer: PipelineMetrics(metrics))
-        let api = APIHandler(pipeline: pipeline, metrics: metrics, reloader: reloader, adminEnabled: options.adminEnabled)
+        let api = APIHandler(pipeline: pipeline, observer: APIMetrics(metrics), reloader: reloader, adminEnabled: options.adminEnabled)
         let ops = OpsHandler(limiter: limiter, metrics: metrics, readiness: readiness)
         let (listening, announce) = AsyncStream<Listener>.makeStream()
 
         var settings = ServerSettings(socketPath: options.socketPath)
         settings.metricsHost = options.metricsHost
         settings.metricsPort = options.metricsPort
-        settings.socketMode = options.socketMode
         let caps = fittedConnectionCaps(options, metricsCap: settings.maxMetricsConnections, logger: logger)
         settings.maxConnections = caps.api
         settings.maxMetricsConnections = caps.metrics
@@ -94,17 +93,15 @@ public struct Application: Sendable {
         settings.metricsGroup = metricsGroup
         settings.idleTimeout = options.idleTimeout
         settings.requestTimeout = options.requestTimeout
-        settings.listening = { port in
-            announce.yield(.api(path: options.socketPath))
-            announce.yield(.metrics(port: port))
-        }
-        let server = SluiceServer(settings: settings, group: group, api: api, ops: ops, readiness: readiness, logger: logger)
-        services.append((ListenerService(server.run, finishing: announce), true))
+        let server = SluiceServer(settings: settings, group: group, api: api, ops: ops.handle, logger: logger)
+        services.append((
+            HTTPServerService(server: server, path: options.socketPath, mode: options.socketMode, readiness: readiness, announce: announce),
+            true))
         if let grpcSocket = options.grpcSocketPath {
             let connections = ConnectionRegistry(
-                maxConnections: caps.grpc, minQuietToDrain: .seconds(1), observer: connectionObserver(metrics, listener: "grpc"))
+                maxConnections: caps.grpc, minQuietToDrain: .seconds(1), observer: connectionObserver(metrics, listener: .grpc))
             let grpc = GRPCListener(
-                path: grpcSocket, mode: options.socketMode, group: group, pipeline: pipeline, metrics: metrics,
+                path: grpcSocket, mode: options.socketMode, group: group, pipeline: pipeline, observers: grpcObservers(metrics),
                 connections: connections, idleTimeout: options.idleTimeout, logger: logger,
                 listening: { announce.yield(.grpc(path: grpcSocket)) })
             services.append((ListenerService(grpc.run, finishing: announce), true))
@@ -153,12 +150,5 @@ public struct Application: Sendable {
                 metadata: ["nofile": "\(available)", "api": "\(fitted[0])", "grpc": "\(fitted[1])", "metrics": "\(fitted[2])"])
         }
         return (fitted[0], max(fitted[1], 1), fitted[2])
-    }
-
-    static func connectionObserver(_ metrics: SluiceMetrics, listener: String) -> ConnectionObserver {
-        let (open, rejected) = metrics.connections(listener: listener, reasons: ConnectionRejection.allCases.map(\.rawValue))
-        return ConnectionObserver(
-            opened: { open.increment() }, closed: { open.decrement() },
-            rejected: { reason in rejected[reason.rawValue]?.increment() })
     }
 }

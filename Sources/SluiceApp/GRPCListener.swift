@@ -4,7 +4,6 @@ import NIOPosix
 import RateLimitCore
 import RateLimitGRPC
 import RateLimitHTTP
-import RateLimitMetrics
 import ServiceLifecycle
 
 /// The gRPC listener on its own Unix socket (`--grpc-socket`): Sluice's `sluice.v1.RateLimiter`
@@ -23,7 +22,7 @@ struct GRPCListener: Service {
     let listening: @Sendable () -> Void
 
     init(
-        path: String, mode: UInt32, group: any EventLoopGroup, pipeline: DecisionPipeline, metrics: SluiceMetrics,
+        path: String, mode: UInt32, group: any EventLoopGroup, pipeline: DecisionPipeline, observers: GRPCObservers,
         connections: ConnectionRegistry, idleTimeout: TimeAmount, logger: Logger, listening: @escaping @Sendable () -> Void = {}
     ) {
         self.path = path
@@ -32,13 +31,6 @@ struct GRPCListener: Service {
         self.connections = connections
         self.logger = logger
         self.listening = listening
-        let durations = GRPCEndpoint.allCases.map { metrics.duration(endpoint: $0.rawValue) }
-        let unmatched = UnmatchedDescriptor.allCases.map { metrics.envoyUnmatched(reason: $0.rawValue) }
-        let observers = GRPCObservers(
-            duration: { endpoint, ns in
-                durations[endpoint.position].recordNanoseconds(ns)
-            },
-            unmatched: { reason in unmatched[reason.position].increment() })
         service = GRPCService(pipeline: pipeline, observers: observers)
         var pipeline = GRPCServerPipeline()
         pipeline.idleTimeout = idleTimeout

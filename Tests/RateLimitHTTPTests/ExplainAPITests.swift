@@ -11,7 +11,7 @@ import Testing
 
     func api() throws -> APIHandler {
         let rules = try RuleSet([Rule(name: "api", limits: Limits(algorithm: .fixedWindow, limit: 2, period: 60_000_000_000))])
-        return APIHandler(pipeline: DecisionPipeline(limiter: RateLimiter(rules: rules, clock: clock)), metrics: SluiceMetrics(version: "t"), reloader: nil)
+        return APIHandler(pipeline: DecisionPipeline(limiter: RateLimiter(rules: rules, clock: clock)), reloader: nil)
     }
 
     func send(_ api: APIHandler, _ method: HTTPMethod, _ path: String, query: String = "", body: String = "") -> (HTTPStatus, String) {
