@@ -76,7 +76,7 @@ let package = Package(
             name: "RateLimitHTTP",
             // A transport: metrics, reload, readiness and the socket file are the app's.
             dependencies: [
-                "RateLimitCore", "RateLimitConfig",
+                "RateLimitCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -102,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "Sluice",
             dependencies: [
-                "SluiceApp", "RateLimitConfig", "RateLimitHTTP", "SluiceInject",
+                "SluiceApp", "RateLimitCore", "RateLimitConfig", "RateLimitHTTP", "SluiceInject",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

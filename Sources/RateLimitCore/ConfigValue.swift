@@ -1,6 +1,3 @@
-public import RateLimitCore
-import YAML
-
 /// A parsed document independent of its syntax (the admin API's JSON), validated by the same
 /// rules as the YAML file without ever becoming YAML text: a JSON string is the rule's string,
 /// byte for byte (YAML text would fold NEL, strip a BOM and refuse C1 controls: red team 2, F13).
@@ -22,31 +19,6 @@ public indirect enum ConfigValue: Sendable, Equatable {
         case (.array(let x), .array(let y)): x == y
         case (.object(let x), .object(let y)): x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: false
-        }
-    }
-
-    /// The value as a YAML node with no source position: strings are quoted scalars (never
-    /// numbers or booleans), numbers and booleans plain ones.
-    var node: YAMLNode {
-        switch self {
-        case .null: .scalar(YAMLScalar("null"))
-        case .bool(let b): .scalar(YAMLScalar(b ? "true" : "false"))
-        case .number(let text): .scalar(YAMLScalar(text))
-        case .string(let s): .scalar(YAMLScalar(s, style: .doubleQuoted))
-        case .array(let items): .sequence(YAMLSequence(items.map(\.node)))
-        case .object(let pairs): .mapping(YAMLMapping(pairs.map { YAMLPair(.scalar(YAMLScalar($0.0, style: .doubleQuoted)), $0.1.node) }))
-        }
-    }
-}
-
-extension ConfigLoader {
-    /// Parses one rule from a neutral tree (the admin API's JSON body). Errors name the field
-    /// by its JSON path: `$.limit: must be an integer`.
-    public static func parseRule(_ value: ConfigValue) throws(ConfigError) -> Rule {
-        do throws(ConfigError) {
-            return try parseRule(value.node, path: "")
-        } catch {
-            throw ConfigError(field: error.field.isEmpty ? "$" : "$.\(error.field)", line: nil, column: nil, message: error.message)
         }
     }
 }

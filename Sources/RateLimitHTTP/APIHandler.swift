@@ -1,5 +1,4 @@
 public import NIOCore
-import RateLimitConfig
 public import RateLimitCore
 
 /// The Unix-socket API (DESIGN.md §3): checks, statuses and resets go through the decision
@@ -25,6 +24,7 @@ public final class APIHandler: Sendable {
     let pipeline: DecisionPipeline
     var limiter: RateLimiter { pipeline.limiter }
     let observer: (any APIObserver)?
+    let parseRule: RuleParser
     let reloader: (any RulesReloading)?
     let adminEnabled: Bool
 
@@ -37,11 +37,15 @@ public final class APIHandler: Sendable {
     }
 
     /// - Parameter adminEnabled: false turns off `/v1/rules*` and `/v1/reload` (`--no-admin`).
+    /// - Parameter parseRule: validates a `PUT /v1/rules/{name}` body as the configuration file's
+    ///   rule (the app passes RateLimitConfig's, whose errors name JSON paths).
     public init(
-        pipeline: DecisionPipeline, observer: (any APIObserver)? = nil, reloader: (any RulesReloading)?, adminEnabled: Bool = true
+        pipeline: DecisionPipeline, observer: (any APIObserver)? = nil, parseRule: @escaping RuleParser,
+        reloader: (any RulesReloading)?, adminEnabled: Bool = true
     ) {
         self.pipeline = pipeline
         self.observer = observer
+        self.parseRule = parseRule
         self.reloader = reloader
         self.adminEnabled = adminEnabled
     }
@@ -336,7 +340,7 @@ public final class APIHandler: Sendable {
             guard let rule = limiter.rules[name] else { throw APIError(.notFound, "unknown rule \"\(name)\"") }
             response.body.writeRule(rule)
         case .put:
-            let rule = try Self.decodeRule(request.body, name: name)
+            let rule = try Self.decodeRule(request.body, name: name, parse: parseRule)
             // Read, change and install as one step: concurrent PUTs all land (red team 2, F11).
             var existed = false
             do {
@@ -365,7 +369,7 @@ public final class APIHandler: Sendable {
     }
 
     /// A rule from a JSON body with the configuration file's fields; the name comes from the path.
-    static func decodeRule(_ body: ByteBuffer, name: String) throws(APIError) -> Rule {
+    static func decodeRule(_ body: ByteBuffer, name: String, parse: RuleParser) throws(APIError) -> Rule {
         guard case .object(var fields) = try parseObject(body) else {
             throw .badRequest("the body must be a JSON object with the rule's fields")
         }
@@ -375,9 +379,9 @@ public final class APIHandler: Sendable {
             fields.insert(("name", .string(name)), at: 0)
         }
         do {
-            return try ConfigLoader.parseRule(JSONValue.object(fields))
+            return try parse(JSONValue.object(fields))
         } catch {
-            throw .badRequest(error.description)
+            throw .badRequest("\(error)")
         }
     }
 }

@@ -1,5 +1,5 @@
 public import NIOCore
-public import RateLimitConfig
+public import RateLimitCore
 
 /// A parsed JSON value: the configuration's neutral tree, so an admin body is validated as
 /// the tree it is (objects keep their fields in order, so duplicates can be detected).

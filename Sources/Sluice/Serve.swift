@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import RateLimitConfig
+import RateLimitCore
 import ServiceLifecycle
 import SluiceApp
 

@@ -79,7 +79,9 @@ public struct Application: Sendable {
 
         let reloader = ConfigReloader(path: options.configPath, backend: configuration.backend, limiter: limiter, metrics: metrics, logger: logger)
         let pipeline = DecisionPipeline(limiter: limiter, remote: redis, maxInflight: options.maxInflight, observer: PipelineMetrics(metrics))
-        let api = APIHandler(pipeline: pipeline, observer: APIMetrics(metrics), reloader: reloader, adminEnabled: options.adminEnabled)
+        let api = APIHandler(
+            pipeline: pipeline, observer: APIMetrics(metrics), parseRule: { try ConfigLoader.parseRule($0) }, reloader: reloader,
+            adminEnabled: options.adminEnabled)
         let ops = OpsHandler(limiter: limiter, metrics: metrics, readiness: readiness)
         let (listening, announce) = AsyncStream<Listener>.makeStream()
 
