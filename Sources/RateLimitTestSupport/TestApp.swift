@@ -127,3 +127,9 @@ struct CapturingLogHandler: LogHandler {
         capture.append((["\(event.level)", "\(event.message)"] + fields).joined(separator: " "))
     }
 }
+
+/// Runs `body` on a dispatch queue of its own: for tests that wait on processes and sockets,
+/// so they do not hold one of the few cooperative threads every async test shares.
+public func blocking<T>(_ body: () throws -> T) async rethrows -> T {
+    try await withTaskExecutorPreference(BlockingTestExecutor()) { try body() }
+}

@@ -6,72 +6,78 @@ import Synchronization
 import Testing
 
 @Suite(.serialized) struct LifecycleTests {
-    @Test func sigtermAnswersRequestsInFlightThenExitsCleanly() throws {
-        let sluice = try SluiceProcess(config: testRules)
-        defer { sluice.stop() }
-        let body = #"{"rule":"login","key":"inflight","cost":0}"#
-        let head = "POST /v1/check HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
-        let split = body.index(body.startIndex, offsetBy: 10)
-        // Eight requests half-sent when SIGTERM arrives.
-        let clients = try (0..<8).map { _ in try sluice.client() }
-        for client in clients {
-            // One full answer first proves the connection was accepted (a connection still in the
-            // listen backlog when the listener closes is reset by the kernel, not by Sluice).
-            #expect(try client.request("POST", "/v1/check", body: body).status == 200)
-            try client.send(Array((head + body[..<split]).utf8))
+    @Test func sigtermAnswersRequestsInFlightThenExitsCleanly() async throws {
+        try await blocking {
+            let sluice = try SluiceProcess(config: testRules)
+            defer { sluice.stop() }
+            let body = #"{"rule":"login","key":"inflight","cost":0}"#
+            let head = "POST /v1/check HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+            let split = body.index(body.startIndex, offsetBy: 10)
+            // Eight requests half-sent when SIGTERM arrives.
+            let clients = try (0..<8).map { _ in try sluice.client() }
+            for client in clients {
+                // One full answer first proves the connection was accepted (a connection still in the
+                // listen backlog when the listener closes is reset by the kernel, not by Sluice).
+                #expect(try client.request("POST", "/v1/check", body: body).status == 200)
+                try client.send(Array((head + body[..<split]).utf8))
+            }
+            // SIGHUP reloads the unchanged file (so the watcher has nothing to do).
+            sluice.signal(SIGHUP)
+            #expect(poll { (try? sluice.metric(#"rate_limiter_config_reloads_total{result="success"}"#)) == 1 })
+            sluice.signal(SIGTERM)
+            // Shutdown has begun once new connections are refused.
+            #expect(poll { (try? BlockingHTTPClient(unixSocket: sluice.socketPath)) == nil })
+            for client in clients { try client.send(Array(body[split...].utf8)) }
+            for client in clients {
+                let response = try client.readResponse()
+                #expect(response.status == 200)
+                #expect(response.header("Connection") == "close")
+            }
+            #expect(sluice.waitForExit() == 0)
+            #expect(!FileManager.default.fileExists(atPath: sluice.socketPath))
         }
-        // SIGHUP reloads the unchanged file (so the watcher has nothing to do).
-        sluice.signal(SIGHUP)
-        #expect(poll { (try? sluice.metric(#"rate_limiter_config_reloads_total{result="success"}"#)) == 1 })
-        sluice.signal(SIGTERM)
-        // Shutdown has begun once new connections are refused.
-        #expect(poll { (try? BlockingHTTPClient(unixSocket: sluice.socketPath)) == nil })
-        for client in clients { try client.send(Array(body[split...].utf8)) }
-        for client in clients {
-            let response = try client.readResponse()
-            #expect(response.status == 200)
-            #expect(response.header("Connection") == "close")
-        }
-        #expect(sluice.waitForExit() == 0)
-        #expect(!FileManager.default.fileExists(atPath: sluice.socketPath))
     }
 
-    @Test func staleSocketIsReplacedLiveOneIsNot() throws {
-        let dir = TemporaryDirectory()
-        defer { dir.remove() }
-        let path = dir.file("stale.sock")
-        // A socket file nobody listens on, as a crashed run leaves behind.
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        close(fd)
-        #expect(FileManager.default.fileExists(atPath: path))
+    @Test func staleSocketIsReplacedLiveOneIsNot() async throws {
+        try await blocking {
+            let dir = TemporaryDirectory()
+            defer { dir.remove() }
+            let path = dir.file("stale.sock")
+            // A socket file nobody listens on, as a crashed run leaves behind.
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+            close(fd)
+            #expect(FileManager.default.fileExists(atPath: path))
 
-        let first = try SluiceProcess(arguments: ["--socket", path], config: testRules)
-        defer { first.stop() }
-        #expect(try BlockingHTTPClient(unixSocket: path).request("GET", "/v1/rules").status == 200)
+            let first = try SluiceProcess(arguments: ["--socket", path], config: testRules)
+            defer { first.stop() }
+            #expect(try BlockingHTTPClient(unixSocket: path).request("GET", "/v1/rules").status == 200)
 
-        let second = try runSluice(["serve", "--socket", path, "--metrics-address", "127.0.0.1:\(freeLoopbackPort())"])
-        #expect(second.status != 0)
-        #expect(second.stderr.contains("another process is listening on \(path)"), "\(second.stderr)")
-        #expect(try BlockingHTTPClient(unixSocket: path).request("GET", "/v1/rules").status == 200)
+            let second = try runSluice(["serve", "--socket", path, "--metrics-address", "127.0.0.1:\(freeLoopbackPort())"])
+            #expect(second.status != 0)
+            #expect(second.stderr.contains("another process is listening on \(path)"), "\(second.stderr)")
+            #expect(try BlockingHTTPClient(unixSocket: path).request("GET", "/v1/rules").status == 200)
+        }
     }
 
-    @Test func startErrorsAreClear() throws {
-        let missing = try runSluice(["serve", "--socket", "/nonexistent-dir/s.sock", "--metrics-address", "127.0.0.1:\(freeLoopbackPort())"])
-        #expect(missing.status != 0)
-        #expect(missing.stderr.contains("socket directory /nonexistent-dir does not exist"), "\(missing.stderr)")
+    @Test func startErrorsAreClear() async throws {
+        try await blocking {
+            let missing = try runSluice(["serve", "--socket", "/nonexistent-dir/s.sock", "--metrics-address", "127.0.0.1:\(freeLoopbackPort())"])
+            #expect(missing.status != 0)
+            #expect(missing.stderr.contains("socket directory /nonexistent-dir does not exist"), "\(missing.stderr)")
 
-        let dir = TemporaryDirectory()
-        defer { dir.remove() }
-        try dir.write("bad.yaml", "rules:\n  - name: api\n    algorithm: token_bucket\n    limit: ten\n    period: 1m\n")
-        let bad = try runSluice(["serve", "--config", dir.file("bad.yaml"), "--socket", dir.file("s.sock")])
-        #expect(bad.status == 1)
-        #expect(bad.stderr.contains("rules[0].limit (line 4"), "\(bad.stderr)")
-        let threads = try runSluice(["serve", "--threads", "0"])
-        #expect(threads.status != 0 && threads.stderr.contains("--threads"))
+            let dir = TemporaryDirectory()
+            defer { dir.remove() }
+            try dir.write("bad.yaml", "rules:\n  - name: api\n    algorithm: token_bucket\n    limit: ten\n    period: 1m\n")
+            let bad = try runSluice(["serve", "--config", dir.file("bad.yaml"), "--socket", dir.file("s.sock")])
+            #expect(bad.status == 1)
+            #expect(bad.stderr.contains("rules[0].limit (line 4"), "\(bad.stderr)")
+            let threads = try runSluice(["serve", "--threads", "0"])
+            #expect(threads.status != 0 && threads.stderr.contains("--threads"))
+        }
     }
 
     @Test func reloadOnFileChangeSighupAndAPI() async throws {
@@ -120,60 +126,66 @@ import Testing
         }
     }
 
-    @Test func embeddedDefaultsWithoutConfig() throws {
-        let sluice = try SluiceProcess()
-        defer { sluice.stop() }
-        #expect(try sluice.api("POST", "/v1/check", body: #"{"rule":"default","key":"k"}"#).status == 200)
-        #expect(try sluice.api("POST", "/v1/reload").status == 409)
+    @Test func embeddedDefaultsWithoutConfig() async throws {
+        try await withTestApp { sluice throws in
+            #expect(try sluice.api("POST", "/v1/check", body: #"{"rule":"default","key":"k"}"#).status == 200)
+            #expect(try sluice.api("POST", "/v1/reload").status == 409)
+        }
     }
 }
 
 @Suite(.serialized) struct CLITests {
-    @Test func checkExitCodes() throws {
-        let sluice = try SluiceProcess(config: testRules)
-        defer { sluice.stop() }
-        let args = ["check", "--socket", sluice.socketPath, "--rule", "login", "--key", "cli"]
-        #expect(try runSluice(args).status == 0)
-        #expect(try runSluice(args).status == 0)
-        let denied = try runSluice(args)
-        #expect(denied.status == 1 && denied.stdout.contains("\"allowed\":false"))
-        #expect(try runSluice(["check", "--socket", sluice.socketPath, "--rule", "nope", "--key", "k"]).status == 2)
-        #expect(try runSluice(["check", "--socket", sluice.directory.file("none.sock"), "--rule", "a", "--key", "k"]).status == 2)
+    @Test func checkExitCodes() async throws {
+        try await blocking {
+            let sluice = try SluiceProcess(config: testRules)
+            defer { sluice.stop() }
+            let args = ["check", "--socket", sluice.socketPath, "--rule", "login", "--key", "cli"]
+            #expect(try runSluice(args).status == 0)
+            #expect(try runSluice(args).status == 0)
+            let denied = try runSluice(args)
+            #expect(denied.status == 1 && denied.stdout.contains("\"allowed\":false"))
+            #expect(try runSluice(["check", "--socket", sluice.socketPath, "--rule", "nope", "--key", "k"]).status == 2)
+            #expect(try runSluice(["check", "--socket", sluice.directory.file("none.sock"), "--rule", "a", "--key", "k"]).status == 2)
+        }
     }
 
-    @Test func validate() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let good = try runSluice(["validate", root.appendingPathComponent("examples/rules.yaml").path])
-        #expect(good.status == 0 && good.stdout.contains("valid (5 rules"))
-        let fixture = root.appendingPathComponent("Tests/RateLimitConfigTests/Fixtures/unknown-rule-field.yaml").path
-        let bad = try runSluice(["validate", fixture])
-        #expect(bad.status == 1 && bad.stderr.contains("rules[0].limt (line 6"))
-        #expect(try runSluice(["validate", "/nonexistent.yaml"]).status == 1)
+    @Test func validate() async throws {
+        try await blocking {
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            let good = try runSluice(["validate", root.appendingPathComponent("examples/rules.yaml").path])
+            #expect(good.status == 0 && good.stdout.contains("valid (5 rules"))
+            let fixture = root.appendingPathComponent("Tests/RateLimitConfigTests/Fixtures/unknown-rule-field.yaml").path
+            let bad = try runSluice(["validate", fixture])
+            #expect(bad.status == 1 && bad.stderr.contains("rules[0].limt (line 6"))
+            #expect(try runSluice(["validate", "/nonexistent.yaml"]).status == 1)
+        }
     }
 
-    @Test func replayDecidesOnAVirtualClock() throws {
-        let dir = TemporaryDirectory()
-        defer { dir.remove() }
-        try dir.write("rules.yaml", testRules)
-        var trace = ""
-        for i in 0..<5 { trace += #"{"t_ms": \#(i * 100), "rule": "api", "key": "user-42"}"# + "\n" }
-        trace += #"{"t_ms": 6000.5, "rule": "api", "key": "user-42", "cost": 1}"# + "\n"
-        trace += #"{"t_ms": 6001, "rule": "login", "key": "x", "cost": 0}"# + "\n"
-        let result = try runSluice(["replay", "--config", dir.file("rules.yaml")], stdin: trace)
-        #expect(result.status == 0, "\(result.stderr)")
-        let lines = result.stdout.split(separator: "\n")
-        #expect(lines.count == 7)
-        #expect(lines[0] == #"{"line":1,"rule":"api","key":"user-42","allowed":true,"remaining":2,"retry_after_ms":0,"delay_ms":0}"#)
-        #expect(lines[3] == #"{"line":4,"rule":"api","key":"user-42","allowed":false,"remaining":0,"retry_after_ms":5700,"delay_ms":0}"#)
-        #expect(lines[5].contains(#""allowed":true"#))
-        #expect(result.stderr.contains("api: 6 requests, 4 allowed, 2 denied; top denied: user-42=2"))
-        // The same trace gives the same answers every run.
-        #expect(try runSluice(["replay", "--config", dir.file("rules.yaml")], stdin: trace).stdout == result.stdout)
+    @Test func replayDecidesOnAVirtualClock() async throws {
+        try await blocking {
+            let dir = TemporaryDirectory()
+            defer { dir.remove() }
+            try dir.write("rules.yaml", testRules)
+            var trace = ""
+            for i in 0..<5 { trace += #"{"t_ms": \#(i * 100), "rule": "api", "key": "user-42"}"# + "\n" }
+            trace += #"{"t_ms": 6000.5, "rule": "api", "key": "user-42", "cost": 1}"# + "\n"
+            trace += #"{"t_ms": 6001, "rule": "login", "key": "x", "cost": 0}"# + "\n"
+            let result = try runSluice(["replay", "--config", dir.file("rules.yaml")], stdin: trace)
+            #expect(result.status == 0, "\(result.stderr)")
+            let lines = result.stdout.split(separator: "\n")
+            #expect(lines.count == 7)
+            #expect(lines[0] == #"{"line":1,"rule":"api","key":"user-42","allowed":true,"remaining":2,"retry_after_ms":0,"delay_ms":0}"#)
+            #expect(lines[3] == #"{"line":4,"rule":"api","key":"user-42","allowed":false,"remaining":0,"retry_after_ms":5700,"delay_ms":0}"#)
+            #expect(lines[5].contains(#""allowed":true"#))
+            #expect(result.stderr.contains("api: 6 requests, 4 allowed, 2 denied; top denied: user-42=2"))
+            // The same trace gives the same answers every run.
+            #expect(try runSluice(["replay", "--config", dir.file("rules.yaml")], stdin: trace).stdout == result.stdout)
 
-        let backwards = try runSluice(["replay", "--config", dir.file("rules.yaml")], stdin: trace + #"{"t_ms": 1, "rule": "api", "key": "k"}"# + "\n")
-        #expect(backwards.status == 2 && backwards.stderr.contains("line 8: t_ms must not decrease"))
-        let badLine = try runSluice(["replay", "--config", dir.file("rules.yaml")], stdin: "{\"t_ms\": 1, \"rule\": \"api\"}\n")
-        #expect(badLine.status == 2 && badLine.stderr.contains("line 1: missing field key"))
+            let backwards = try runSluice(["replay", "--config", dir.file("rules.yaml")], stdin: trace + #"{"t_ms": 1, "rule": "api", "key": "k"}"# + "\n")
+            #expect(backwards.status == 2 && backwards.stderr.contains("line 8: t_ms must not decrease"))
+            let badLine = try runSluice(["replay", "--config", dir.file("rules.yaml")], stdin: "{\"t_ms\": 1, \"rule\": \"api\"}\n")
+            #expect(badLine.status == 2 && badLine.stderr.contains("line 1: missing field key"))
+        }
     }
 }
 

@@ -33,30 +33,32 @@ import Testing
     }
 
     /// F6: answers a client never reads stop the reading; memory stays bounded.
-    @Test func unreadAnswersDoNotPileUp() throws {
-        let sluice = try SluiceProcess(config: testRules)
-        defer { sluice.stop() }
-        let before = rssAnonKiB(sluice.pid)
-        let fd = try BlockingHTTPClient.connectLoopback(port: sluice.metricsPort)
-        defer { close(fd) }
-        var small: Int32 = 4096
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        let requests = Array(String(repeating: "GET /metrics HTTP/1.1\r\n\r\n", count: 2000).utf8)
-        let deadline = ContinuousClock.now + .seconds(3)
-        var sent = 0
-        while ContinuousClock.now < deadline, sent < 60 * requests.count {
-            let n = requests.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n > 0 {
-                sent += n
-            } else {  // wait until the socket takes more (or 10 ms pass), not a fixed sleep
-                var writable = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                _ = Glibc.poll(&writable, 1, 10)
+    @Test func unreadAnswersDoNotPileUp() async throws {
+        try await blocking {
+            let sluice = try SluiceProcess(config: testRules)
+            defer { sluice.stop() }
+            let before = rssAnonKiB(sluice.pid)
+            let fd = try BlockingHTTPClient.connectLoopback(port: sluice.metricsPort)
+            defer { close(fd) }
+            var small: Int32 = 4096
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            let requests = Array(String(repeating: "GET /metrics HTTP/1.1\r\n\r\n", count: 2000).utf8)
+            let deadline = ContinuousClock.now + .seconds(3)
+            var sent = 0
+            while ContinuousClock.now < deadline, sent < 60 * requests.count {
+                let n = requests.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    sent += n
+                } else {  // wait until the socket takes more (or 10 ms pass), not a fixed sleep
+                    var writable = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                    _ = Glibc.poll(&writable, 1, 10)
+                }
             }
+            let after = rssAnonKiB(sluice.pid)
+            #expect(after - before < 32 * 1024, "RssAnon grew from \(before) to \(after) KiB")
+            #expect(try sluice.ops("GET", "/healthz").status == 200)
         }
-        let after = rssAnonKiB(sluice.pid)
-        #expect(after - before < 32 * 1024, "RssAnon grew from \(before) to \(after) KiB")
-        #expect(try sluice.ops("GET", "/healthz").status == 200)
     }
 
     /// F10: a removed rule's series leave /metrics.
@@ -108,38 +110,42 @@ import Testing
     }
 
     /// F20: caps above the open-file limit are lowered, with a warning that says what to do.
-    @Test func connectionCapsFitTheOpenFileLimit() throws {
-        let directory = TemporaryDirectory()
-        defer { directory.remove() }
-        let result = try runCommand("/bin/sh", ["-c", """
-            ulimit -n 256 && exec timeout --preserve-status -s TERM 2 '\(sluiceBinary())' serve --socket '\(directory.file("s.sock"))' \
-              --metrics-address 127.0.0.1:\(freeLoopbackPort()) --max-connections 1024
-            """])
-        #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stderr.contains("caps lowered") && result.stderr.contains("ulimit -n"), "\(result.stderr)")
+    @Test func connectionCapsFitTheOpenFileLimit() async throws {
+        try await blocking {
+            let directory = TemporaryDirectory()
+            defer { directory.remove() }
+            let result = try runCommand("/bin/sh", ["-c", """
+                ulimit -n 256 && exec timeout --preserve-status -s TERM 2 '\(sluiceBinary())' serve --socket '\(directory.file("s.sock"))' \
+                  --metrics-address 127.0.0.1:\(freeLoopbackPort()) --max-connections 1024
+                """])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stderr.contains("caps lowered") && result.stderr.contains("ulimit -n"), "\(result.stderr)")
+        }
     }
 
     /// F21: the socket never exists with a looser mode than --socket-mode, even under umask 000.
-    @Test func theSocketIsNeverWorldAccessible() throws {
-        let directory = TemporaryDirectory()
-        defer { directory.remove() }
-        let socket = directory.file("s.sock")
-        let previous = umask(0)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: sluiceBinary())
-        process.arguments = ["serve", "--socket", socket, "--metrics-address", "127.0.0.1:\(freeLoopbackPort())"]
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        umask(previous)
-        defer { process.terminate(); process.waitUntilExit() }
-        var modes = Set<UInt32>()
-        let deadline = ContinuousClock.now + .seconds(10)
-        var info = stat()
-        while ContinuousClock.now < deadline, modes.count < 2 || !modes.contains(0o660) {
-            if lstat(socket, &info) == 0 { modes.insert(UInt32(info.st_mode) & 0o777) }
+    @Test func theSocketIsNeverWorldAccessible() async throws {
+        try await blocking {
+            let directory = TemporaryDirectory()
+            defer { directory.remove() }
+            let socket = directory.file("s.sock")
+            let previous = umask(0)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: sluiceBinary())
+            process.arguments = ["serve", "--socket", socket, "--metrics-address", "127.0.0.1:\(freeLoopbackPort())"]
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            umask(previous)
+            defer { process.terminate(); process.waitUntilExit() }
+            var modes = Set<UInt32>()
+            let deadline = ContinuousClock.now + .seconds(10)
+            var info = stat()
+            while ContinuousClock.now < deadline, modes.count < 2 || !modes.contains(0o660) {
+                if lstat(socket, &info) == 0 { modes.insert(UInt32(info.st_mode) & 0o777) }
+            }
+            #expect(modes.contains(0o660))
+            #expect(modes.allSatisfy { $0 & 0o007 == 0 }, "modes seen: \(modes.map { String($0, radix: 8) })")
         }
-        #expect(modes.contains(0o660))
-        #expect(modes.allSatisfy { $0 & 0o007 == 0 }, "modes seen: \(modes.map { String($0, radix: 8) })")
     }
 }
 
@@ -157,29 +163,31 @@ import Testing
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
 
-    @Test func aKeyFloodStaysWithinTheCap() throws {
-        let sluice = try SluiceProcess(arguments: ["--max-keys", "5000"], config: Self.rules)
-        defer { sluice.stop() }
-        #expect(try sluice.metric("rate_limiter_tracked_keys_limit") == 5000)
-        let client = try sluice.client()
-        var steady: [Int] = []
-        var rss: [Int] = []
-        for batch in 0..<100 {
-            var raw = ""
-            for i in 0..<1000 {
-                let body = #"{"rule":"flood","key":"ip-\#(batch)-\#(i)"}"#
-                raw += "POST /v1/check HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+    @Test func aKeyFloodStaysWithinTheCap() async throws {
+        try await blocking {
+            let sluice = try SluiceProcess(arguments: ["--max-keys", "5000"], config: Self.rules)
+            defer { sluice.stop() }
+            #expect(try sluice.metric("rate_limiter_tracked_keys_limit") == 5000)
+            let client = try sluice.client()
+            var steady: [Int] = []
+            var rss: [Int] = []
+            for batch in 0..<100 {
+                var raw = ""
+                for i in 0..<1000 {
+                    let body = #"{"rule":"flood","key":"ip-\#(batch)-\#(i)"}"#
+                    raw += "POST /v1/check HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                }
+                try client.send(Array(raw.utf8))
+                for _ in 0..<1000 { #expect(try client.readResponse().status == 200) }
+                let answer = try client.request("POST", "/v1/check", body: #"{"rule":"steady","key":"user-1"}"#).text
+                if let range = answer.range(of: #""remaining":"#), let n = Int(answer[range.upperBound...].prefix { $0.isNumber }) { steady.append(n) }
+                if batch == 20 || batch == 99 { rss.append(rssAnonKiB(sluice.pid)) }
             }
-            try client.send(Array(raw.utf8))
-            for _ in 0..<1000 { #expect(try client.readResponse().status == 200) }
-            let answer = try client.request("POST", "/v1/check", body: #"{"rule":"steady","key":"user-1"}"#).text
-            if let range = answer.range(of: #""remaining":"#), let n = Int(answer[range.upperBound...].prefix { $0.isNumber }) { steady.append(n) }
-            if batch == 20 || batch == 99 { rss.append(rssAnonKiB(sluice.pid)) }
+            #expect(steady == (0..<100).map { 999_999 - $0 }, "the key in use kept its exact state")
+            #expect(try sluice.metric("rate_limiter_tracked_keys").map { $0 <= 5000 } == true)
+            #expect(try sluice.metric(#"rate_limiter_keys_evicted_total{reason="capacity"}"#).map { $0 >= 95_000 } == true)
+            #expect(rss.count == 2 && rss[1] - rss[0] < 4 * 1024, "RssAnon after warm-up went from \(rss[0]) to \(rss[1]) KiB")
         }
-        #expect(steady == (0..<100).map { 999_999 - $0 }, "the key in use kept its exact state")
-        #expect(try sluice.metric("rate_limiter_tracked_keys").map { $0 <= 5000 } == true)
-        #expect(try sluice.metric(#"rate_limiter_keys_evicted_total{reason="capacity"}"#).map { $0 >= 95_000 } == true)
-        #expect(rss.count == 2 && rss[1] - rss[0] < 4 * 1024, "RssAnon after warm-up went from \(rss[0]) to \(rss[1]) KiB")
     }
 }
 
