@@ -114,7 +114,7 @@ let package = Package(
         .target(
             name: "RateLimitTestSupport",
             dependencies: [
-                "RateLimitCore", "RateLimitHTTP", "SluiceApp",
+                "RateLimitCore", "SluiceApp",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -138,7 +138,7 @@ let package = Package(
         .testTarget(
             name: "RateLimitGRPCTests",
             dependencies: [
-                "RateLimitGRPC", "RateLimitCore", "RateLimitConfig", "RateLimitHTTP", "RateLimitTestSupport",
+                "RateLimitGRPC", "RateLimitCore", "RateLimitConfig", "RateLimitHTTP", "RateLimitTestSupport", "SluiceApp",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,4 +1,4 @@
-public import RateLimitHTTP
+public import SluiceApp
 
 /// A running sidecar's two listeners as a test reaches them, whether it runs in this process
 /// (`TestApp`) or in its own (`SluiceProcess`).

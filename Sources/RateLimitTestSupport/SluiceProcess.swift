@@ -1,6 +1,6 @@
 import Foundation
 import Synchronization
-public import RateLimitHTTP
+public import SluiceApp
 #if canImport(Glibc)
 import Glibc
 #endif

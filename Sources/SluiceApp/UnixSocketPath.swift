@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import RateLimitHTTP
 
 /// Preparing the API socket's path: a stale file from a crashed run is replaced; a live one
 /// (another instance listening) is an error, never stolen.

@@ -1,5 +1,6 @@
 import Foundation
 import RateLimitHTTP
+import SluiceApp
 import RateLimitTestSupport
 import Testing
 

@@ -3,6 +3,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import RateLimitGRPC
 import RateLimitHTTP
+import SluiceApp
 import RateLimitTestSupport
 import Testing
 
