@@ -244,11 +244,11 @@ def shutdown_check(path, pid):
     raw = RawConnection(path)
     stream = raw.start()
     raw.read(lambda e: isinstance(e, h2.events.RemoteSettingsChanged))
-    # The server answers frames in order: once this PING is acknowledged, it has read the
-    # call's HEADERS, so the call is in flight when the signal arrives (under load it may not be).
+    # The server reads frames in order: once it acknowledges a PING sent after the call's
+    # HEADERS, the call is open on its side, and the SIGTERM finds it in flight (not a race).
     raw.conn.ping(b"inflight")
     raw.flush()
-    raw.read(lambda e: isinstance(e, h2.events.PingAckReceived))
+    check("the call is open before the signal", raw.read(lambda e: isinstance(e, h2.events.PingAckReceived)) is not None)
     os.kill(pid, signal.SIGTERM)
 
     def frame(kind, flags, stream_id, payload):

@@ -149,7 +149,7 @@ public enum ConfigLoader {
 
     static func parseRule(_ node: YAMLNode, path: String) throws(ConfigError) -> Rule {
         let r = try MappingReader(node, path: path)
-        try r.rejectUnknown(["name", "algorithm", "limit", "period", "burst", "shadow", "overrides", "descriptors"])
+        try r.rejectUnknown(["name", "algorithm", "limit", "period", "lease_ttl", "burst", "shadow", "overrides", "descriptors"])
         let name = try r.requiredString("name")
         let algorithmText = try r.requiredString("algorithm")
         guard let algorithm = Algorithm(rawValue: algorithmText) else {
@@ -157,13 +157,13 @@ public enum ConfigLoader {
             throw ConfigError.at(r.node(for: "algorithm"), r.child("algorithm"), "must be one of \(names), got \"\(algorithmText)\"")
         }
         guard let limit = try r.integer("limit") else { throw ConfigError.at(node, r.child("limit"), "is required") }
-        let period = try duration(r, "period", required: true) ?? 0
+        let period = try span(r, algorithm: algorithm, rule: true) ?? 0
         let burst = try r.integer("burst")
         let limits = try makeLimits(r, algorithm: algorithm, limit: limit, period: period, burst: burst)
         var overrides: [ExactKey: OverridePolicy] = [:]
         for (i, overrideNode) in (try r.sequence("overrides") ?? []).enumerated() {
             let o = try MappingReader(overrideNode, path: r.child("overrides[\(i)]"))
-            try o.rejectUnknown(["key", "limit", "period", "burst", "unlimited"])
+            try o.rejectUnknown(["key", "limit", "period", "lease_ttl", "burst", "unlimited"])
             let key = try o.requiredString("key")
             do { try RateLimiter.validateKey(key) } catch {
                 throw ConfigError.at(o.node(for: "key"), o.child("key"), error.description)
@@ -172,17 +172,18 @@ public enum ConfigLoader {
                 throw ConfigError.at(o.node(for: "key"), o.child("key"), "duplicate override for key \"\(key)\"")
             }
             if try o.bool("unlimited") == true {
-                if let extra = ["limit", "period", "burst"].first(where: { o.value($0) != nil }) {
+                if let extra = ["limit", "period", "lease_ttl", "burst"].first(where: { o.value($0) != nil }) {
                     throw ConfigError.at(o.node(for: extra), o.child(extra), "cannot be combined with unlimited: true")
                 }
                 overrides[ExactKey(key)] = .unlimited
                 continue
             }
             let oLimit = try o.integer("limit")
-            let oPeriod = try duration(o, "period", required: false)
+            let oPeriod = try span(o, algorithm: algorithm, rule: false)
             let oBurst = try o.integer("burst") ?? (oLimit == nil ? burst : nil)
             guard oLimit != nil || oPeriod != nil || o.value("burst") != nil else {
-                throw ConfigError.at(overrideNode, o.path, "needs limit, period, burst or unlimited: true")
+                let fields = algorithm == .concurrency ? "limit, lease_ttl" : "limit, period, burst"
+                throw ConfigError.at(overrideNode, o.path, "needs \(fields) or unlimited: true")
             }
             overrides[ExactKey(key)] = .limited(try makeLimits(
                 o, algorithm: algorithm, limit: oLimit ?? limit, period: oPeriod ?? period, burst: oBurst))
@@ -194,6 +195,22 @@ public enum ConfigLoader {
         } catch {
             throw ConfigError.at(r.node(for: error.field), r.child(error.field), error.message)
         }
+    }
+
+    /// A rule's or override's `period`, or a concurrency rule's `lease_ttl` (default
+    /// `Limits.defaultLeaseTTL` for a rule; an override inherits its rule's). Each algorithm
+    /// refuses the other's field, naming it.
+    private static func span(_ r: MappingReader, algorithm: Algorithm, rule: Bool) throws(ConfigError) -> Nanoseconds? {
+        if algorithm == .concurrency {
+            if r.value("period") != nil {
+                throw ConfigError.at(r.node(for: "period"), r.child("period"), "a concurrency rule takes lease_ttl (how long a lease lives), not period")
+            }
+            return try duration(r, "lease_ttl", required: false) ?? (rule ? Limits.defaultLeaseTTL : nil)
+        }
+        if r.value("lease_ttl") != nil {
+            throw ConfigError.at(r.node(for: "lease_ttl"), r.child("lease_ttl"), "only concurrency rules take a lease_ttl")
+        }
+        return try duration(r, "period", required: rule)
     }
 
     private static func duration(_ r: MappingReader, _ name: String, required: Bool) throws(ConfigError) -> Nanoseconds? {

@@ -65,19 +65,7 @@ public struct RedisSettings: Sendable, Equatable {
 }
 
 /// `backend.redis.tls`; files are PEM.
-public struct RedisTLSSettings: Sendable, Equatable {
-    public var caFile: String?
-    public var certFile: String?
-    public var keyFile: String?
-    public var serverName: String?
-
-    public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, serverName: String? = nil) {
-        self.caFile = caFile
-        self.certFile = certFile
-        self.keyFile = keyFile
-        self.serverName = serverName
-    }
-}
+public typealias RedisTLSSettings = RedisTLSFiles
 
 /// `backend.redis.sentinel`: the master's name and where the sentinels are (`host:port`).
 public struct RedisSentinelSettings: Sendable, Equatable {

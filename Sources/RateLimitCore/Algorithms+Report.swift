@@ -83,6 +83,8 @@ extension Algorithms {
             let carried = previous - Wide.floorDiv(Int128(previous) * Int128(elapsed), period)
             let used = adjusted(current, by: cost, ceiling: (1 + maxDebtCapacities) * limits.limit - carried)
             (next, debt) = (KeyState(high: window, low: used << 32 | previous), max(used + carried - limits.limit, 0))
+        case .concurrency:
+            (next, debt) = (state ?? KeyState(high: 0, low: 0), 0)  // refused by `prepare(report:)`: leases are released
         }
         let status = step(next, now: now, cost: 0, limits: limits).decision
         let one = step(next, now: now, cost: 1, limits: limits).decision

@@ -17,10 +17,10 @@ public enum Algorithms {
         case .leakyBucket: leakyBucket(state, now: now, cost: cost, limits: limits)
         case .fixedWindow: fixedWindow(state, now: now, cost: cost, limits: limits)
         case .slidingWindow: slidingWindow(state, now: now, cost: cost, limits: limits)
+        case .concurrency: noLeases(state, now: now, cost: cost, limits: limits)
         }
     }
 
-    /// True when `state` is equivalent to a new key at `now` (safe to evict).
     /// An item's answer in a batch that was denied, so consumed nothing: its own verdict for
     /// `cost`, with `remaining` and `resetAfter` of the state as it is (what `cost` 0 reports),
     /// and no delay, since nothing was queued (issue 15).
@@ -34,8 +34,11 @@ public enum Algorithms {
         return decision
     }
 
+    /// True when `state` is equivalent to a new key at `now` (safe to evict).
     public static func isIdle(_ state: KeyState, now: Nanoseconds, limits: Limits) -> Bool {
         switch limits.algorithm {
+        case .concurrency:
+            return true  // leases live in a `LeaseSet`, never in a `KeyState`
         case .tokenBucket, .leakyBucket:
             return state.wide <= Int128(now) * Int128(limits.limit)
         case .fixedWindow:

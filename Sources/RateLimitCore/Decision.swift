@@ -18,6 +18,8 @@ public struct Decision: Sendable, Hashable {
     public var period: Nanoseconds
     /// Which store decided (`explain`).
     public var store: DecisionStore = .memory
+    /// A concurrency rule's check that was granted and committed: the lease it holds.
+    public var lease: GrantedLease?
 
     public init(
         allowed: Bool, limit: Int64, period: Nanoseconds, remaining: Int64, resetAfter: Nanoseconds = 0,
@@ -52,6 +54,16 @@ public enum CheckError: Error, Sendable, Hashable {
     case badReportID
     case emptyReports
     case tooManyReports(Int)
+    /// A report names a concurrency rule: leases are released, not reported.
+    case reportOnConcurrency(String)
+    /// A release names a rule that grants no leases.
+    case notConcurrency(String)
+    /// A release of a lease granted for this key but no longer held (released or expired).
+    case leaseNotHeld(UInt64)
+    /// A release of a lease never granted for this key.
+    case unknownLease(UInt64)
+    /// A batch with a concurrency rule, on a store that decides leases one check at a time.
+    case leaseInSharedBatch(String)
 }
 
 extension CheckError: CustomStringConvertible {
@@ -70,6 +82,12 @@ extension CheckError: CustomStringConvertible {
         case .badReportID: "report id must be 1-\(ReportRequest.maxIDBytes) bytes without control characters"
         case .emptyReports: "reports must not be empty"
         case .tooManyReports(let n): "reports has \(n) entries, the maximum is \(RateLimiter.maxBatch)"
+        case .reportOnConcurrency(let name): "rule \"\(name)\" is a concurrency rule: release its leases (POST /v1/release) instead of reporting"
+        case .notConcurrency(let name): "rule \"\(name)\" is not a concurrency rule: it grants no leases to release"
+        case .leaseNotHeld(let id): LeaseSet.ReleaseError.notHeld(id).description
+        case .unknownLease(let id): LeaseSet.ReleaseError.unknown(id).description
+        case .leaseInSharedBatch(let name):
+            "rule \"\(name)\" is a concurrency rule: with the Redis backend, acquire its lease in a check of its own, not in a batch"
         }
     }
 }

@@ -16,6 +16,11 @@ public protocol RemoteStore: Sendable {
     /// idempotency; calls `done` exactly once, on any thread, with their answers.
     func report(
         _ reports: [PreparedReport], affinity: ObjectIdentifier?, done: @escaping @Sendable (Result<[Report], BackendUnavailable>) -> Void)
+    /// Frees lease `lease` of a concurrency rule's key (`check` has an item); calls `done`
+    /// exactly once, on any thread, with the key's leases after it or why nothing was freed.
+    func release(
+        _ check: PreparedCheck, lease: UInt64, affinity: ObjectIdentifier?,
+        done: @escaping @Sendable (Result<Result<Decision, LeaseSet.ReleaseError>, BackendUnavailable>) -> Void)
 }
 
 extension RemoteStore {
@@ -24,6 +29,14 @@ extension RemoteStore {
         _ reports: [PreparedReport], affinity: ObjectIdentifier?, done: @escaping @Sendable (Result<[Report], BackendUnavailable>) -> Void
     ) {
         done(.failure(BackendUnavailable(reason: "this store does not record reports")))
+    }
+
+    /// A store that keeps no leases refuses releases.
+    public func release(
+        _ check: PreparedCheck, lease: UInt64, affinity: ObjectIdentifier?,
+        done: @escaping @Sendable (Result<Result<Decision, LeaseSet.ReleaseError>, BackendUnavailable>) -> Void
+    ) {
+        done(.failure(BackendUnavailable(reason: "this store keeps no leases")))
     }
 }
 
@@ -138,6 +151,9 @@ public final class DecisionPipeline: Sendable {
             case .one(let request): (single, prepared) = (true, [try limiter.prepare(request)])
             case .batch(let requests): (single, prepared) = (false, try limiter.prepare(batch: requests))
             }
+            if !single, let lease = prepared.first(where: { $0.item?.limits.algorithm == .concurrency }) {
+                throw .leaseInSharedBatch(lease.rule)
+            }
             let limiter = self.limiter
             return PendingCall { affinity, done in
                 remote.decide(prepared, commit: commit, affinity: affinity) { stored in
@@ -188,6 +204,30 @@ public final class DecisionPipeline: Sendable {
                         var next = stored.makeIterator()
                         return prepared.map { check in limiter.finish(check, stored: check.item == nil ? nil : next.next()) }
                     }.mapError(PipelineError.unavailable))
+                }
+            }
+        }
+    }
+
+    /// Frees a concurrency lease (`POST /v1/release`); answers the key's leases after it.
+    public func release(_ request: ReleaseRequest) -> PipelineStep<Decision> {
+        guard let remote else {
+            do throws(CheckError) {
+                return .now(.success(try limiter.release(request)))
+            } catch {
+                return .now(.failure(.invalid(error)))
+            }
+        }
+        return admitted { () throws(CheckError) -> PendingCall<Decision> in
+            let check = try limiter.prepare(release: request)
+            let limiter = self.limiter
+            return PendingCall { affinity, done in
+                guard check.item != nil else { return done(.success(limiter.finish(check, stored: nil, commit: false))) }
+                remote.release(check, lease: request.lease, affinity: affinity) { stored in
+                    done(stored.mapError(PipelineError.unavailable).flatMap { released in
+                        released.map { limiter.finish(check, stored: $0, commit: false) }
+                            .mapError { .invalid(RateLimiter.checkError($0)) }
+                    })
                 }
             }
         }

@@ -41,6 +41,8 @@ public struct Explanation: Sendable, Hashable {
             return [("tat_ns", Wide.ceilDiv(state.wide, limits.limit))]
         case .fixedWindow:
             return [("window_start_ns", state.high &* limits.period), ("count", state.low)]
+        case .concurrency:
+            return []  // leases are not a `KeyState`
         case .slidingWindow:
             return [("window_start_ns", state.high &* limits.period), ("current", state.low >> 32), ("previous", state.low & 0xFFFF_FFFF)]
         }

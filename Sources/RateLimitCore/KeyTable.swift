@@ -23,6 +23,8 @@ struct KeyTable: Sendable {
     static let secondChances = 8
 
     var tables: [[ExactKey: Tracked]] = []
+    /// The keys of `concurrency` rules (outside `capacity`: each expires at its lease TTL).
+    var leases = LeaseTable()
     /// Most keys this stripe holds (`Int.max`: no cap, and no queue is kept).
     let capacity: Int
     private(set) var count = 0
@@ -41,7 +43,7 @@ struct KeyTable: Sendable {
         slot < tables.count ? tables[slot][key]?.state : nil
     }
 
-    func count(slot: Int) -> Int { slot < tables.count ? tables[slot].count : 0 }
+    func count(slot: Int) -> Int { (slot < tables.count ? tables[slot].count : 0) + leases.count(slot: slot) }
 
     /// Every key's state, least recently used first (so a restore into a smaller cap keeps the
     /// most recent).
@@ -57,6 +59,7 @@ struct KeyTable: Sendable {
     /// Decides one item in place; a new key that consumes gets an entry (evicting at the cap).
     @inline(__always)
     mutating func decide(_ item: StoreItem, now: Nanoseconds, commit: Bool) -> Decision {
+        if item.limits.algorithm == .concurrency { return leases.decide(item, now: now, commit: commit) }
         let key = ExactKey(item.key)
         sequence &+= 1
         if item.slot < tables.count, let decision = tables[item.slot].decideExisting(key, item, now: now, commit: commit, touch: sequence) {
@@ -79,9 +82,11 @@ struct KeyTable: Sendable {
 
     mutating func remove(slot: Int, key: ExactKey) {
         if slot < tables.count, tables[slot].removeValue(forKey: key) != nil { count -= 1 }
+        leases.remove(MemoryStore.SlotKey(slot: slot, key: key))
     }
 
     mutating func clear(slot: Int) {
+        leases.clear(slot: slot)
         guard slot < tables.count else { return }
         count -= tables[slot].count
         tables[slot] = [:]
@@ -96,7 +101,7 @@ struct KeyTable: Sendable {
         }
         count -= removed
         compactIfStale()
-        return removed
+        return removed + leases.removeIdle(now: now) { limits($0, $1) != nil }
     }
 
     private mutating func insert(_ state: KeyState, slot: Int, key: ExactKey) {

@@ -68,8 +68,8 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
     }
 
     /// Runs `body` with stripe `index` locked.
-    func withShard<T>(_ index: Int, _ body: (inout Shard) -> T) -> T {
-        stripes[index].withLock { body(&$0) }
+    func withShard<T, E: Error>(_ index: Int, _ body: (inout Shard) throws(E) -> T) throws(E) -> T {
+        try stripes[index].withLock { (shard: inout Shard) throws(E) -> T in try body(&shard) }
     }
 
     /// The lock stripe of a key: its FNV-1a hash mixed with the slot.
@@ -102,12 +102,21 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
         var locked: [UnsafeMutablePointer<Shard>?] = Array(repeating: nil, count: shardCount)
         return withShardsLocked(order[...], &locked) { locked in
             var pending: [SlotKey: KeyState] = [:]
+            var pendingLeases: [SlotKey: LeaseSet] = [:]
             var decisions: [Decision] = []
             decisions.reserveCapacity(items.count)
             var all = true
             for (i, item) in items.enumerated() {
                 let shard = locked[shardOf[i]]!  // every shard in shardOf was locked above
                 let probe = SlotKey(slot: item.slot, key: ExactKey(item.key))
+                if item.limits.algorithm == .concurrency {
+                    let (decision, next) = Algorithms.lease(
+                        pendingLeases[probe] ?? shard.pointee.leases.set(probe, now: now), now: now, cost: item.cost, limits: item.limits)
+                    all = all && (decision.allowed || item.shadow)
+                    if decision.lease != nil { pendingLeases[probe] = next }
+                    decisions.append(decision)
+                    continue
+                }
                 let stored = pending[probe] ?? shard.pointee.state(item.slot, probe.key)
                 let step = Algorithms.step(stored, now: now, cost: item.cost, limits: item.limits)
                 all = all && (step.decision.allowed || item.shadow)
@@ -115,9 +124,12 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
                 decisions.append(step.decision)
             }
             if all {
-                guard commit else { return BatchDecision(allowed: true, decisions: decisions) }
+                guard commit else { return BatchDecision(allowed: true, decisions: decisions.map { $0.withoutLease }) }
                 for (i, item) in items.enumerated() {
                     let key = ExactKey(item.key)
+                    if let next = pendingLeases.removeValue(forKey: SlotKey(slot: item.slot, key: key)) {
+                        locked[shardOf[i]]!.pointee.leases.store(next, SlotKey(slot: item.slot, key: key))
+                    }
                     if let next = pending.removeValue(forKey: SlotKey(slot: item.slot, key: key)) {
                         locked[shardOf[i]]!.pointee.store(next, slot: item.slot, key: key)
                     }
@@ -126,7 +138,13 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
             }
             // Denied batch: answer each item against the unchanged state.
             let own = items.enumerated().map { i, item in
-                Algorithms.unconsumed(locked[shardOf[i]]!.pointee.state(item.slot, ExactKey(item.key)), now: now, cost: item.cost, limits: item.limits)
+                let shard = locked[shardOf[i]]!.pointee
+                let key = ExactKey(item.key)
+                if item.limits.algorithm == .concurrency {
+                    return Algorithms.unconsumedLease(
+                        shard.leases.set(SlotKey(slot: item.slot, key: key), now: now), now: now, cost: item.cost, limits: item.limits)
+                }
+                return Algorithms.unconsumed(shard.state(item.slot, key), now: now, cost: item.cost, limits: item.limits)
             }
             return BatchDecision(allowed: false, decisions: own)
         }
@@ -145,7 +163,19 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
         }
     }
 
-    /// Forgets one key's state.
+    /// Frees lease `id` of `item`'s key (a concurrency rule); answers the key's leases after it.
+    public func release(_ id: UInt64, _ item: StoreItem, now: Nanoseconds) throws(LeaseSet.ReleaseError) -> Decision {
+        try withShard(shardIndex(slot: item.slot, keyHash: item.keyHash)) { (shard: inout Shard) throws(LeaseSet.ReleaseError) -> Decision in
+            try shard.leases.release(id, SlotKey(slot: item.slot, key: ExactKey(item.key)), limits: item.limits, now: now)
+        }
+    }
+
+    /// The leases of `slot` held at `now` (`rate_limiter_leases_active`).
+    public func leasesHeld(slot: Int, now: Nanoseconds) -> Int {
+        (0..<shardCount).reduce(0) { sum, index in sum + withShard(index) { $0.leases.held(slot: slot, now: now) } }
+    }
+
+    /// Forgets one key's state (a concurrency rule's: all its leases).
     public func reset(slot: Int, key: String) {
         withShard(shardIndex(slot: slot, key: key)) { $0.remove(slot: slot, key: ExactKey(key)) }
     }
@@ -196,7 +226,7 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
 
     /// Keys with live state, all rules.
     public var trackedKeys: Int {
-        (0..<shardCount).reduce(0) { sum, index in sum + withShard(index) { $0.count } }
+        (0..<shardCount).reduce(0) { sum, index in sum + withShard(index) { $0.count + $0.leases.count } }
     }
 
     /// Keys evicted because their stripe was at its share of `maxKeys`, since the start.

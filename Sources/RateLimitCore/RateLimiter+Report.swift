@@ -26,6 +26,7 @@ extension RateLimiter {
             guard scan.count > 0, scan.count <= ReportRequest.maxIDBytes, !scan.hasControl else { throw .badReportID }
         }
         let resolved = try validate(CheckRequest(rule: request.rule, key: request.key, cost: 0))
+        if resolved.installed.limits.algorithm == .concurrency { throw .reportOnConcurrency(request.rule) }
         var item: StoreItem?
         if case .limited(let limits) = resolved.policy {
             item = StoreItem(

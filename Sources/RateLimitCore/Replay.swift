@@ -4,12 +4,16 @@ public struct ReplayEvent: Sendable, Hashable {
     public var rule: String
     public var key: String
     public var cost: Int64
+    /// A concurrency rule's check: its lease is released this long after `time` (the request's
+    /// duration). Nil: never released, so it expires at its `lease_ttl` (a caller that crashed).
+    public var hold: Nanoseconds?
 
-    public init(time: Nanoseconds, rule: String, key: String, cost: Int64 = 1) {
+    public init(time: Nanoseconds, rule: String, key: String, cost: Int64 = 1, hold: Nanoseconds? = nil) {
         self.time = time
         self.rule = rule
         self.key = key
         self.cost = cost
+        self.hold = hold
     }
 }
 
@@ -70,6 +74,8 @@ public final class ReplaySession {
     private var totals: [String: ReplaySummary] = [:]
     private var order: [String] = []
     private var deniedByKey: [String: [String: Int]] = [:]
+    /// Leases to release (events with a `hold`), by release time; ties in grant order.
+    private var releases: [(at: Nanoseconds, request: ReleaseRequest)] = []
 
     public init(rules: RuleSet) {
         limiter = RateLimiter(rules: rules, clock: clock)
@@ -78,6 +84,7 @@ public final class ReplaySession {
     /// Decides one event; events must come in non-decreasing time order.
     public func apply(_ event: ReplayEvent) throws(Failure) -> ReplayOutcome {
         guard event.time >= clock.now else { throw .timeWentBackwards(previous: clock.now, now: event.time) }
+        releaseHeld(until: event.time)
         clock.set(event.time)
         if totals[event.rule] == nil { order.append(event.rule) }
         var total = totals[event.rule] ?? ReplaySummary(rule: event.rule)
@@ -90,10 +97,26 @@ public final class ReplaySession {
             total.refused += 1
             return .refused(error)
         }
+        if let lease = decision.lease, let hold = event.hold {
+            let at = event.time + max(hold, 0)
+            let index = releases.firstIndex { $0.at > at } ?? releases.endIndex
+            releases.insert((at, ReleaseRequest(rule: event.rule, key: event.key, lease: lease.id)), at: index)
+        }
         if decision.allowed { total.allowed += 1 } else { total.denied += 1 }
         if decision.shadowDenied { total.shadowDenied += 1 }
         if !decision.allowed || decision.shadowDenied { deniedByKey[event.rule, default: [:]][event.key, default: 0] += 1 }
         return .decided(decision)
+    }
+
+    /// Releases, at their own instants, the leases due by `time`. One already expired (held
+    /// longer than its lease_ttl) is no longer held: nothing to free.
+    private func releaseHeld(until time: Nanoseconds) {
+        let due = releases.prefix { $0.at <= time }
+        releases.removeFirst(due.count)
+        for (at, request) in due {
+            clock.set(at)
+            _ = try? limiter.release(request)
+        }
     }
 
     /// Totals per rule: the rule set's rules in its order, then names the rules do not know.

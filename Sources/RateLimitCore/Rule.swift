@@ -11,6 +11,9 @@ public enum Algorithm: String, Sendable, CaseIterable, Hashable {
     case fixedWindow = "fixed_window"
     /// Shaping: a request that fits in the queue (`burst`) is allowed after a `delay`.
     case leakyBucket = "leaky_bucket"
+    /// At most `limit` leases in flight per key; each is released by its caller or expires
+    /// `lease_ttl` (the limits' `period`) after it was granted.
+    case concurrency
 }
 
 /// The effective parameters a key is limited by (a rule's, or an override's).
@@ -18,7 +21,7 @@ public struct Limits: Sendable, Hashable {
     public let algorithm: Algorithm
     /// Requests granted per `period`.
     public let limit: Int64
-    /// The period in nanoseconds.
+    /// The period in nanoseconds; for `concurrency`, the lease TTL (`lease_ttl`).
     public let period: Nanoseconds
     /// Token bucket: capacity. Leaky bucket: queue length. Windows: equal to `limit`.
     public let burst: Int64
@@ -29,6 +32,8 @@ public struct Limits: Sendable, Hashable {
     public static let minPeriod: Nanoseconds = 1_000_000
     /// Longest period: 366 days.
     public static let maxPeriod: Nanoseconds = 366 * 86_400 * 1_000_000_000
+    /// A concurrency rule's `lease_ttl` when the config gives none: 30 s.
+    public static let defaultLeaseTTL: Nanoseconds = 30 * 1_000_000_000
 
     /// Creates limits, checking ranges. `burst` nil means the algorithm's default:
     /// `limit` for the token bucket, 0 for the leaky bucket; windows ignore it.
@@ -37,7 +42,7 @@ public struct Limits: Sendable, Hashable {
             throw RuleError(field: "limit", message: "must be an integer from 1 to \(Self.maxLimit), got \(limit)")
         }
         guard (Self.minPeriod...Self.maxPeriod).contains(period) else {
-            throw RuleError(field: "period", message: "must be from 1ms to 366d")
+            throw RuleError(field: algorithm == .concurrency ? "lease_ttl" : "period", message: "must be from 1ms to 366d")
         }
         let resolved: Int64
         switch algorithm {
@@ -51,7 +56,7 @@ public struct Limits: Sendable, Hashable {
             guard (0...Self.maxLimit).contains(resolved) else {
                 throw RuleError(field: "burst", message: "must be an integer from 0 to \(Self.maxLimit), got \(resolved)")
             }
-        case .slidingWindow, .fixedWindow:
+        case .slidingWindow, .fixedWindow, .concurrency:
             if burst != nil {
                 throw RuleError(field: "burst", message: "only token_bucket and leaky_bucket take a burst")
             }
@@ -64,11 +69,13 @@ public struct Limits: Sendable, Hashable {
     }
 
     /// The largest cost a single request can ever be granted; a larger one is an error.
+    /// A concurrency check acquires one lease (cost 1) or peeks (cost 0).
     public var capacity: Int64 {
         switch algorithm {
         case .tokenBucket: burst
         case .leakyBucket: max(burst, 1)
         case .slidingWindow, .fixedWindow: limit
+        case .concurrency: 1
         }
     }
 }
@@ -101,6 +108,13 @@ public struct Rule: Sendable, Hashable {
               name.utf8.allSatisfy({ Self.isNameByte($0) })
         else {
             throw RuleError(field: "name", message: "must be 1-\(Self.maxNameLength) characters of A-Z a-z 0-9 _ - . , got \"\(name)\"")
+        }
+        if limits.algorithm == .concurrency, !descriptors.isEmpty {
+            // Envoy's rate limit service only adds hits (`hits_addend`): nothing would release,
+            // and every request would hold its lease for the whole lease_ttl (docs/grpc.md).
+            throw RuleError(
+                field: "descriptors",
+                message: "a concurrency rule cannot serve Envoy descriptors: Envoy never releases a lease, so use the HTTP API (check, then POST /v1/release)")
         }
         self.name = name
         self.limits = limits

@@ -139,6 +139,7 @@ extension Algorithm {
         case .slidingWindow: 2
         case .fixedWindow: 3
         case .leakyBucket: 4
+        case .concurrency: 5
         }
     }
 

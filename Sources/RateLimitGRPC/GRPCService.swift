@@ -33,12 +33,14 @@ public final class GRPCService: Sendable {
             switch method {
             case .checkLimit:
                 let check = try Self.decode("CheckLimitRequest") { () throws(ProtoWireError) in try SluiceWire.decodeCheck(message, costField: true) }
+                try refuseLeases([check])
                 return decide(.one(check), commit: true, method, start, eventLoop, Self.decisionReply)
             case .getStatus:
                 let check = try Self.decode("GetStatusRequest") { () throws(ProtoWireError) in try SluiceWire.decodeCheck(message, costField: false) }
                 return decide(.one(check), commit: false, method, start, eventLoop, Self.decisionReply)
             case .checkBatch:
                 let checks = try Self.decode("CheckBatchRequest") { () throws(ProtoWireError) in try SluiceWire.decodeBatch(message) }
+                try refuseLeases(checks)
                 return decide(.batch(checks), commit: true, method, start, eventLoop) {
                     .message(SluiceWire.framedBatch($0.batch, allocator: ByteBufferAllocator()))
                 }
@@ -58,6 +60,17 @@ public final class GRPCService: Sendable {
             }
         } catch {
             return .now(.failure(error))
+        }
+    }
+
+    /// sluice.v1 carries no lease id: a check that would acquire a concurrency rule's lease is
+    /// refused (`INVALID_ARGUMENT`), or the caller would hold a lease it can never release.
+    /// Leases are the HTTP API's (docs/grpc.md); `GetStatus` (a peek) is answered.
+    private func refuseLeases(_ checks: [CheckRequest]) throws(GRPCStatus) {
+        for check in checks where check.cost > 0 && pipeline.limiter.algorithm(of: check.rule) == .concurrency {
+            throw GRPCStatus(
+                .invalidArgument,
+                "rule \"\(check.rule)\" is a concurrency rule: sluice.v1 cannot carry its lease; acquire and release it over the HTTP API")
         }
     }
 

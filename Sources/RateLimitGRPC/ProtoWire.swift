@@ -1,4 +1,5 @@
 import NIOCore
+import RateLimitCore
 
 /// Why a protobuf message could not be read.
 enum ProtoWireError: Error, Equatable {
@@ -61,7 +62,7 @@ struct ProtoReader {
     /// A length-delimited field as UTF-8 text (proto3 strings must be valid UTF-8).
     mutating func string() throws(ProtoWireError) -> String {
         let field = try nested()
-        guard let text = String(validating: field.bytes[field.position..<field.end], as: UTF8.self) else {
+        guard let text = String(validatingUTF8: UnsafeRawBufferPointer(rebasing: field.bytes[field.position..<field.end])) else {
             throw .malformed("a string that is not UTF-8")
         }
         return text
@@ -93,12 +94,18 @@ struct ProtoReader {
 /// up front (`ProtoSize`), so each message is written once, in place.
 extension ByteBuffer {
     mutating func writeVarint(_ value: UInt64) {
-        var value = value
-        while value >= 0x80 {
-            writeInteger(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
+        // One write of up to 10 bytes, not one checked write per byte.
+        writeWithUnsafeMutableBytes(minimumWritableBytes: 10) { out in
+            var value = value
+            var count = 0
+            while value >= 0x80 {
+                out[count] = UInt8(truncatingIfNeeded: value) | 0x80
+                value >>= 7
+                count += 1
+            }
+            out[count] = UInt8(value)
+            return count + 1
         }
-        writeInteger(UInt8(value))
     }
 
     mutating func writeTag(_ field: UInt64, _ wireType: UInt8) {

@@ -5,7 +5,7 @@ public import RateLimitCore
 /// pipeline (answered now in memory, later by a remote store); the admin endpoints answer now.
 public final class APIHandler: Sendable {
     public enum Endpoint: String, Sendable, CaseIterable {
-        case check, status, reset, rules, reload, top, report
+        case check, status, reset, rules, reload, top, report, release
 
         /// Its position in `allCases`, without building `allCases` per request.
         public var position: Int {
@@ -17,6 +17,7 @@ public final class APIHandler: Sendable {
             case .reload: 4
             case .top: 5
             case .report: 6
+            case .release: 7
             }
         }
     }
@@ -34,6 +35,7 @@ public final class APIHandler: Sendable {
         case decide(Endpoint, Checks, commit: Bool, explain: Bool)
         case reset(rule: String, key: String)
         case report(ReportBody)
+        case release(ReleaseRequest)
     }
 
     /// - Parameter adminEnabled: false turns off `/v1/rules*` and `/v1/reload` (`--no-admin`).
@@ -66,41 +68,36 @@ public final class APIHandler: Sendable {
             record(endpoint, since: started)
             return .now(response)
         case .decide(let endpoint, let checks, let commit, let explain):
-            switch pipeline.decide(checks, commit: commit) {
-            case .now(let result):
-                render(result, checks, explain, request, endpoint, started, into: &response)
-                return .now(response)
-            case .later(let call):
-                return Self.later(call, response, on: eventLoop) { result, response in
-                    self.render(result, checks, explain, request, endpoint, started, into: &response)
-                }
+            return Self.answer(pipeline.decide(checks, commit: commit), response, on: eventLoop) { result, response in
+                self.render(result, checks, explain, request, endpoint, started, into: &response)
             }
         case .report(let body):
-            return answer(body, request, started, response, on: eventLoop)
+            return Self.answer(pipeline.report(body.reports), response, on: eventLoop) { result, response in
+                self.render(result, body, request, started, into: &response)
+            }
         case .reset(let rule, let key):
-            switch pipeline.reset(rule: rule, key: key) {
-            case .now(let result):
-                render(result, request, started, into: &response)
-                return .now(response)
-            case .later(let call):
-                return Self.later(call, response, on: eventLoop) { result, response in
-                    self.render(result, request, started, into: &response)
-                }
+            return Self.answer(pipeline.reset(rule: rule, key: key), response, on: eventLoop) { result, response in
+                self.render(result, .reset, request, started, into: &response) { _, response in response.body.writeStaticString("{\"reset\":true}") }
+            }
+        case .release(let release):
+            return Self.answer(pipeline.release(release), response, on: eventLoop) { result, response in
+                self.render(result, .release, request, started, into: &response) { d, response in response.body.writeRelease(d, lease: release.lease) }
             }
         }
     }
 
-    /// Reports through the pipeline (now in memory, later for a remote store).
-    private func answer(_ body: ReportBody, _ request: HTTPRequest, _ started: NIODeadline, _ response: HTTPResponse, on eventLoop: any EventLoop) -> HTTPAnswer {
-        var response = response
-        switch pipeline.report(body.reports) {
+    /// A pipeline step's answer: rendered now (memory), or when the remote store answers.
+    private static func answer<Value: Sendable>(
+        _ step: PipelineStep<Value>, _ template: HTTPResponse, on eventLoop: any EventLoop,
+        _ render: @escaping @Sendable (Result<Value, PipelineError>, inout HTTPResponse) -> Void
+    ) -> HTTPAnswer {
+        switch step {
         case .now(let result):
-            render(result, body, request, started, into: &response)
+            var response = template
+            render(result, &response)
             return .now(response)
         case .later(let call):
-            return Self.later(call, response, on: eventLoop) { result, response in
-                self.render(result, body, request, started, into: &response)
-            }
+            return later(call, template, on: eventLoop, render)
         }
     }
 
@@ -172,10 +169,6 @@ public final class APIHandler: Sendable {
         }
     }
 
-    private func render(_ result: Result<Void, PipelineError>, _ request: HTTPRequest, _ started: NIODeadline, into response: inout HTTPResponse) {
-        render(result, .reset, request, started, into: &response) { _, response in response.body.writeStaticString("{\"reset\":true}") }
-    }
-
     private static func fail(_ error: APIError, _ request: HTTPRequest, into response: inout HTTPResponse) {
         response.status = error.status
         response.headers.clear()
@@ -200,6 +193,8 @@ public final class APIHandler: Sendable {
             return .reset(rule: body.rule, key: body.key)
         case "/v1/report":
             return .report(try ReportBody.decode(request.body))
+        case "/v1/release":
+            return .release(try ReleaseBody.decode(request.body))
         case "/v1/top":
             try topKeys(query: request.query, into: &response)
             return .answered(.top)

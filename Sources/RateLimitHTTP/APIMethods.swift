@@ -6,7 +6,7 @@ enum APIMethods {
     /// a path the API does not have.
     static func route(_ path: String) -> (methods: [HTTPMethod], admin: Bool)? {
         switch path {
-        case "/v1/check", "/v1/reset", "/v1/report": ([.post], false)
+        case "/v1/check", "/v1/reset", "/v1/report", "/v1/release": ([.post], false)
         case "/v1/status", "/v1/top": ([.get, .head], false)
         case "/v1/reload": ([.post], true)
         case "/v1/rules": ([.get, .head], true)

@@ -151,7 +151,7 @@ public struct JSONParser {
         if i < bytes.count, bytes[i] == UInt8(ascii: "\"") {
             let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
             i += 1
-            guard let s = String(validating: raw, as: UTF8.self) else { throw error("invalid UTF-8 in string") }
+            guard let s = String(validatingUTF8: raw) else { throw error("invalid UTF-8 in string") }
             return s
         }
         var out = Array(bytes[start..<i])

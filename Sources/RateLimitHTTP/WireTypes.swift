@@ -13,10 +13,12 @@ public struct APIError: Error, Sendable, Equatable {
 
     static func badRequest(_ message: String) -> APIError { APIError(.badRequest, message) }
 
-    /// Maps a core error to its status: unknown rule → 404, anything else → 400.
+    /// Maps a core error to its status: unknown rule or lease → 404, a lease no longer held
+    /// (released or expired) → 409, anything else → 400.
     init(_ error: CheckError) {
         switch error {
-        case .unknownRule: self.init(.notFound, error.description)
+        case .unknownRule, .unknownLease: self.init(.notFound, error.description)
+        case .leaseNotHeld: self.init(.conflict, error.description)
         default: self.init(.badRequest, error.description)
         }
     }
@@ -198,6 +200,7 @@ extension ByteBuffer {
         writeStaticString(",\"delay_ms\":")
         writeDecimal(Self.millisecondsRoundedUp(d.delay))
         if d.shadowDenied { writeStaticString(",\"shadow_denied\":true") }
+        writeLease(d.lease)
         if let explain { writeExplanation(explain) }
         writeStaticString("}")
     }
@@ -335,7 +338,7 @@ extension ByteBuffer {
         }
         writeStaticString("\"limit\":")
         writeDecimal(limits.limit)
-        writeStaticString(",\"period\":")
+        writeStaticString(limits.algorithm == .concurrency ? ",\"lease_ttl\":" : ",\"period\":")
         writeJSONString(DurationParser.format(limits.period))
         if limits.algorithm == .tokenBucket || limits.algorithm == .leakyBucket {
             writeStaticString(",\"burst\":")

@@ -12,6 +12,8 @@ public final class RuleMetrics: DecisionRecorder {
         /// Reports recorded (`POST /v1/report`; duplicates of an id excluded).
         var reported: UInt64 = 0
         var activeClients = 0
+        /// Leases held (concurrency rules only; nil: no series).
+        var leasesActive: Int?
         /// Per bucket of `SluiceMetrics.remainingBuckets` (not cumulative), then +Inf.
         var buckets = [UInt64](repeating: 0, count: SluiceMetrics.remainingBuckets.count + 1)
         var sum: Double = 0
@@ -57,6 +59,9 @@ public final class RuleMetrics: DecisionRecorder {
 
     /// `rate_limiter_active_clients{rule}`.
     public func setActiveClients(_ n: Int) { counts.withLock { $0.activeClients = n } }
+
+    /// `rate_limiter_leases_active{rule}` (a concurrency rule's).
+    public func setLeasesActive(_ n: Int) { counts.withLock { $0.leasesActive = n } }
 }
 
 /// The live rules' series. Registering and removing a rule is O(1) (swift-prometheus copies a
@@ -112,6 +117,10 @@ public final class RuleMetricsTable: Sendable {
         for (label, c) in snapshot { out += "rate_limiter_reported_total{\(label)} \(c.reported)\n" }
         out += "# HELP rate_limiter_active_clients Keys with live state.\n# TYPE rate_limiter_active_clients gauge\n"
         for (label, c) in snapshot { out += "rate_limiter_active_clients{\(label)} \(c.activeClients)\n" }
+        if snapshot.contains(where: { $0.1.leasesActive != nil }) {
+            out += "# HELP rate_limiter_leases_active Concurrency leases held (granted, not released, not expired).\n# TYPE rate_limiter_leases_active gauge\n"
+            for (label, c) in snapshot { if let n = c.leasesActive { out += "rate_limiter_leases_active{\(label)} \(n)\n" } }
+        }
         out += "# HELP rate_limiter_token_bucket_size Units remaining after each decision.\n# TYPE rate_limiter_token_bucket_size histogram\n"
         for (label, c) in snapshot {
             var cumulative: UInt64 = 0
@@ -129,17 +138,14 @@ public final class RuleMetricsTable: Sendable {
 
     /// Prometheus label-value escaping: backslash, double quote and newline.
     static func escape(_ value: String) -> String {
-        var out = ""
-        out.reserveCapacity(value.utf8.count)
-        for ch in value.unicodeScalars {
-            switch ch {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.unicodeScalars.append(ch)
+        value.replacingScalars { scalar in
+            switch scalar {
+            case "\\": "\\\\"
+            case "\"": "\\\""
+            case "\n": "\\n"
+            default: nil
             }
         }
-        return out
     }
 
     /// A float the way Prometheus prints it: integers without a fraction.

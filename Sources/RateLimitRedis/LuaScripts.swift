@@ -17,6 +17,9 @@ enum LuaScripts {
     static let batch: String = batchHeader + prelude + gcraState
         + tokenBucketFunction + slidingWindowFunction + fixedWindowFunction + leakyBucketFunction
         + batchMain
+    static let multi: String = multiHeader + prelude + gcraState
+        + tokenBucketFunction + slidingWindowFunction + fixedWindowFunction + leakyBucketFunction
+        + multiMain
     static let report: String = reportHeader + prelude + gcraState
         + tokenBucketFunction + slidingWindowFunction + fixedWindowFunction + leakyBucketFunction
         + reportFunctions + reportMain
@@ -64,6 +67,25 @@ enum LuaScripts {
     --
     -- Returns {all_allowed (1/0), now_us, then per item: allowed, remaining, reset_after_us,
     -- retry_after_us, delay_us}: integers below 2^53 (larger times are clamped to 2^53-1 µs).
+
+
+    """#
+
+    static let multiHeader = #"""
+    -- Sluice: N independent rate-limit decisions in one call (checks that arrived together on one
+    -- connection, coalesced): item i is decided exactly as the single-key script would decide it
+    -- if called alone, in order, so a repeated key sees the earlier items' writes. One item's
+    -- denial does not affect another's. Time is in integer µs, one clock reading for all items.
+    --
+    -- KEYS[i]  item i's state key (opaque here; a key may repeat)
+    -- ARGV[1]  now_us     "" = Redis TIME (sec * 1e6 + usec); else an integer 0..2^53-1 (tests)
+    -- then 6 per item, from ARGV[2 + 6(i-1)]:
+    --          code       1 token_bucket, 2 sliding_window, 3 fixed_window, 4 leaky_bucket
+    --          limit, period_us, burst, cost   as in the single-key scripts
+    --          commit     "1": consume when allowed; "0": status only, never writes
+    --
+    -- Returns {now_us, then per item: allowed, remaining, reset_after_us, retry_after_us,
+    -- delay_us}: integers below 2^53 (larger times are clamped to 2^53-1 µs).
 
 
     """#
@@ -687,6 +709,31 @@ enum LuaScripts {
       end
     end
     reply[1] = all and 1 or 0
+    return reply
+
+    """#
+
+    static let multiMain = #"""
+    -- ---- main: independent decisions ---------------------------------------------------------
+    local n = #KEYS
+    if n == 0 or #ARGV ~= 1 + 6 * n then error('sluice: expects N keys and 1 + 6N arguments') end
+    local now, fixed_now = clock(1)
+    local reply = {now}
+    for i = 1, n do
+      local at = 2 + 6 * (i - 1)
+      local code = int_arg(at, 1, 4)
+      local limit, period, burst, cost = limits_args(at + 1)
+      local key = KEYS[i]
+      local x, y, z = load_state(redis.call('GET', key), code, limit, period, burst)
+      local allowed, remaining, reset_after, retry_after, delay, nx, ny, nz =
+        ALGORITHMS[code](x, y, z, now, cost, limit, period, burst)
+      if flag_arg(at + 5) and allowed == 1 and cost > 0 then
+        save_state(key, struct.pack(STATE, code, limit, period, burst, nx, ny, nz), reset_after, fixed_now)
+      end
+      local r = 1 + 5 * (i - 1)
+      reply[r + 1], reply[r + 2], reply[r + 3], reply[r + 4], reply[r + 5] =
+        allowed, remaining, reset_after, retry_after, delay
+    end
     return reply
 
     """#

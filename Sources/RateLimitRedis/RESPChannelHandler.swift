@@ -1,24 +1,33 @@
 public import NIOCore
 import NIOSSL
 
-/// One command on its way: its encoded bytes, the promise its reply completes, and when it
-/// must have been answered.
+/// Receives one command's reply, or why there is none. Called exactly once, on the
+/// connection's event loop.
+public typealias RESPReplyHandler = @Sendable (Result<RESPValue, any Error>) -> Void
+
+/// One command on its way: its encoded bytes, who receives its reply, and when it must have
+/// been answered.
 public struct RESPCommand: Sendable {
     public var bytes: ByteBuffer
-    public var promise: EventLoopPromise<RESPValue>
+    public var reply: RESPReplyHandler
     public var deadline: NIODeadline
 
-    public init(bytes: ByteBuffer, promise: EventLoopPromise<RESPValue>, deadline: NIODeadline = .distantFuture) {
+    public init(bytes: ByteBuffer, deadline: NIODeadline = .distantFuture, reply: @escaping RESPReplyHandler) {
         self.bytes = bytes
-        self.promise = promise
+        self.reply = reply
         self.deadline = deadline
+    }
+
+    /// A command whose reply completes `promise`.
+    public init(bytes: ByteBuffer, promise: EventLoopPromise<RESPValue>, deadline: NIODeadline = .distantFuture) {
+        self.init(bytes: bytes, deadline: deadline) { promise.completeWith($0) }
     }
 }
 
 /// The replies a connection is owed, oldest first. Redis answers in order, so each reply
-/// completes the oldest waiting promise. A value type, tested without a socket.
+/// goes to the oldest waiting command. A value type, tested without a socket.
 struct PendingReplies {
-    private var waiting = CircularBuffer<(promise: EventLoopPromise<RESPValue>, deadline: NIODeadline)>(initialCapacity: 16)
+    private var waiting = CircularBuffer<(reply: RESPReplyHandler, deadline: NIODeadline)>(initialCapacity: 16)
 
     var count: Int { waiting.count }
 
@@ -27,19 +36,19 @@ struct PendingReplies {
     /// (red team 2, F12).
     var earliestDeadline: NIODeadline? { waiting.lazy.map(\.deadline).min() }
 
-    mutating func expect(_ promise: EventLoopPromise<RESPValue>, by deadline: NIODeadline) {
-        waiting.append((promise, deadline))
+    mutating func expect(_ reply: @escaping RESPReplyHandler, by deadline: NIODeadline) {
+        waiting.append((reply, deadline))
     }
 
-    /// The promise the next reply belongs to; nil for a reply nobody asked for (a protocol error).
-    mutating func match() -> EventLoopPromise<RESPValue>? {
-        waiting.popFirst()?.promise
+    /// Who the next reply belongs to; nil for a reply nobody asked for (a protocol error).
+    mutating func match() -> RESPReplyHandler? {
+        waiting.popFirst()?.reply
     }
 
-    /// Every promise still waiting (the connection is gone).
-    mutating func drain() -> [EventLoopPromise<RESPValue>] {
+    /// Everyone still waiting (the connection is gone).
+    mutating func drain() -> [RESPReplyHandler] {
         defer { waiting.removeAll() }
-        return waiting.map(\.promise)
+        return waiting.map(\.reply)
     }
 }
 
@@ -63,7 +72,7 @@ public enum RedisConnectionError: Error, Sendable, Hashable, CustomStringConvert
     }
 }
 
-/// Writes commands, pipelined, and completes their promises with the replies in order.
+/// Writes commands, pipelined, and hands each its reply, in order.
 ///
 /// Deadlines: one timer watches the earliest deadline among waiting commands; when a command
 /// is overdue every waiting command fails with `.timeout` and the connection closes (Redis
@@ -82,7 +91,7 @@ final class RESPChannelHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let command = unwrapOutboundIn(data)
-        pending.expect(command.promise, by: command.deadline)
+        pending.expect(command.reply, by: command.deadline)
         if command.deadline != .distantFuture, watchdog.map({ command.deadline < $0.deadline }) ?? true {
             watchdog?.task.cancel()
             watch(context: context, until: command.deadline)
@@ -117,10 +126,10 @@ final class RESPChannelHandler: ChannelDuplexHandler {
         buffer = nil
         do {
             while let value = try decoder.next(&input) {
-                guard let promise = pending.match() else {
+                guard let reply = pending.match() else {
                     throw RESPDecoder.Failure(description: "a reply nobody asked for")
                 }
-                promise.succeed(value)
+                reply(.success(value))
             }
         } catch {
             failAll(RedisConnectionError.protocolError("\(error)"))
@@ -147,6 +156,6 @@ final class RESPChannelHandler: ChannelDuplexHandler {
     }
 
     private func failAll(_ error: RedisConnectionError) {
-        for promise in pending.drain() { promise.fail(error) }
+        for reply in pending.drain() { reply(.failure(error)) }
     }
 }

@@ -6,13 +6,7 @@ import NIOSSL
 /// runs the setup commands (AUTH, SELECT, SCRIPT LOAD), pipelines every command sent to it,
 /// gives each a deadline, and after a failure reconnects with exponential backoff and jitter.
 final class RedisConnection: Sendable {
-    enum State {
-        /// `lastError`: why the last attempt failed, repeated while backing off (a TLS failure
-        /// stays a TLS failure in every answer, not "reconnecting").
-        case idle(retryAt: NIODeadline, failures: Int, lastError: RedisConnectionError? = nil)
-        case connecting(EventLoopFuture<any Channel>)
-        case ready(any Channel)
-    }
+    typealias State = RedisConnectionState<any Channel, EventLoopFuture<any Channel>>
 
     let eventLoop: any EventLoop
     private let endpoint: RedisEndpoint
@@ -22,13 +16,6 @@ final class RedisConnection: Sendable {
     private let onSetup: @Sendable ([RESPValue]) throws -> Void
     private let resolve: (@Sendable (any EventLoop) -> EventLoopFuture<RedisEndpoint.Address>)?
     private let state: NIOLoopBoundBox<State>
-    /// A flush is scheduled for the end of this event-loop tick (commands written meanwhile
-    /// share one write syscall).
-    private let flushScheduled: NIOLoopBoundBox<Bool>
-
-    /// Longest wait between reconnection attempts.
-    static let maxBackoff: TimeAmount = .seconds(5)
-    static let firstBackoff: TimeAmount = .milliseconds(50)
 
     /// - Parameters:
     ///   - tlsContext: made once from `endpoint.tls` and shared by every connection.
@@ -47,101 +34,92 @@ final class RedisConnection: Sendable {
         self.connectTimeout = connectTimeout
         self.setup = setup
         self.onSetup = onSetup
-        self.state = NIOLoopBoundBox.makeBoxSendingValue(.idle(retryAt: .uptimeNanoseconds(0), failures: 0), eventLoop: eventLoop)
-        self.flushScheduled = NIOLoopBoundBox.makeBoxSendingValue(false, eventLoop: eventLoop)
+        self.state = NIOLoopBoundBox.makeBoxSendingValue(State(), eventLoop: eventLoop)
     }
 
     /// Sends one command; its reply, or a `RedisConnectionError` once `timeout` has passed.
     /// A timed-out command closes the connection: a stalled Redis must not hold later commands.
     func send(_ arguments: [String], timeout: TimeAmount) -> EventLoopFuture<RESPValue> {
-        var bytes = ByteBufferAllocator().buffer(capacity: 64 + arguments.reduce(0) { $0 + $1.utf8.count + 16 })
-        RESPEncoder.write(arguments, into: &bytes)
         let promise = eventLoop.makePromise(of: RESPValue.self)
-        if eventLoop.inEventLoop {
-            sendOnLoop(bytes, deadline: .now() + timeout, promise: promise)
-        } else {
-            let sendBytes = bytes
-            eventLoop.execute { self.sendOnLoop(sendBytes, deadline: .now() + timeout, promise: promise) }
-        }
+        send(arguments, timeout: timeout) { promise.completeWith($0) }
         return promise.futureResult
     }
 
-    private func sendOnLoop(_ bytes: ByteBuffer, deadline: NIODeadline, promise: EventLoopPromise<RESPValue>) {
-        // The common case: connected. The channel handler watches the deadline.
-        if case .ready(let channel) = state.value, channel.isActive {
-            write(RESPCommand(bytes: bytes, promise: promise, deadline: deadline), on: channel)
-            return
+    /// Sends one command; `reply` receives its reply, or a `RedisConnectionError` once
+    /// `timeout` has passed, exactly once, on this connection's event loop. The hot path: no
+    /// future, no promise while connected.
+    func send(_ arguments: [String], timeout: TimeAmount, reply: @escaping RESPReplyHandler) {
+        var bytes = ByteBufferAllocator().buffer(capacity: 64 + arguments.reduce(0) { $0 + $1.utf8.count + 16 })
+        RESPEncoder.write(arguments, into: &bytes)
+        if eventLoop.inEventLoop {
+            sendOnLoop(bytes, deadline: .now() + timeout, reply: reply)
+        } else {
+            let sendBytes = bytes
+            eventLoop.execute { self.sendOnLoop(sendBytes, deadline: .now() + timeout, reply: reply) }
         }
-        // Not connected yet: the wait for the connection counts against the deadline too.
+    }
+
+    private func sendOnLoop(_ bytes: ByteBuffer, deadline: NIODeadline, reply: @escaping RESPReplyHandler) {
+        switch state.value.send(now: NIODeadline.now(), isActive: { $0.isActive }) {
+        case .write(let channel, let scheduleFlush):
+            // The common case: connected. The channel handler watches the deadline.
+            write(RESPCommand(bytes: bytes, deadline: deadline, reply: reply), on: channel, scheduleFlush: scheduleFlush)
+        case .fail(let error):
+            reply(.failure(error))
+        case .wait(let attempt):
+            send(bytes, deadline: deadline, reply: reply, after: attempt)
+        case .connect:
+            send(bytes, deadline: deadline, reply: reply, after: connect())
+        }
+    }
+
+    /// Sends once `attempt` has connected; the wait counts against the deadline too. The
+    /// promise answers once, whichever of the timer and the connection comes first.
+    private func send(_ bytes: ByteBuffer, deadline: NIODeadline, reply: @escaping RESPReplyHandler, after attempt: EventLoopFuture<any Channel>) {
+        let promise = eventLoop.makePromise(of: RESPValue.self)
+        promise.futureResult.whenComplete(reply)
         let timer = eventLoop.scheduleTask(deadline: deadline) { promise.fail(RedisConnectionError.timeout) }
         promise.futureResult.whenComplete { _ in timer.cancel() }
-        channel().whenComplete { result in
+        attempt.whenComplete { result in
             switch result {
-            case .failure(let error):
-                promise.fail(error)
-            case .success(let channel):
-                let reply = self.eventLoop.makePromise(of: RESPValue.self)
-                self.write(RESPCommand(bytes: bytes, promise: reply, deadline: deadline), on: channel)
-                reply.futureResult.whenComplete { promise.completeWith($0) }
+            case .failure(let error): promise.fail(error)
+            case .success: self.sendOnLoop(bytes, deadline: deadline) { promise.completeWith($0) }
             }
         }
     }
 
-    /// Writes now, flushes once at the end of this event-loop tick.
-    private func write(_ command: RESPCommand, on channel: any Channel) {
+    /// Writes now; the first write of a tick schedules one flush at its end.
+    private func write(_ command: RESPCommand, on channel: any Channel, scheduleFlush: Bool) {
         channel.write(command, promise: nil)
-        guard !flushScheduled.value else { return }
-        flushScheduled.value = true
+        guard scheduleFlush else { return }
         eventLoop.execute {
-            self.flushScheduled.value = false
+            let current = self.state.value.flushed()
             channel.flush()
             // A reconnect within this tick wrote to a new channel: flush that one too.
-            if case .ready(let current) = self.state.value, current !== channel { current.flush() }
+            if let current, current !== channel { current.flush() }
         }
     }
 
-    /// The connected channel, connecting if needed; fails at once while backing off.
-    private func channel() -> EventLoopFuture<any Channel> {
-        switch state.value {
-        case .ready(let channel) where channel.isActive:
-            return eventLoop.makeSucceededFuture(channel)
-        case .ready:
-            state.value = .idle(retryAt: .now(), failures: 0)
-            return channel()
-        case .connecting(let future):
-            return future
-        case .idle(let retryAt, let failures, let lastError):
-            guard NIODeadline.now() >= retryAt else {
-                return eventLoop.makeFailedFuture(lastError ?? RedisConnectionError.unavailable("reconnecting (attempt \(failures + 1) soon)"))
-            }
-            let future = connect()
-            state.value = .connecting(future)
-            future.whenComplete { result in
-                switch result {
-                case .success(let channel):
-                    self.state.value = .ready(channel)
-                    channel.closeFuture.whenComplete { _ in
-                        if case .ready(let current) = self.state.value, current === channel {
-                            self.state.value = .idle(retryAt: .now(), failures: 0)
-                        }
-                    }
-                case .failure(let error):
-                    self.state.value = .idle(
-                        retryAt: .now() + Self.backoff(failures: failures + 1), failures: failures + 1, lastError: error as? RedisConnectionError)
-                }
-            }
-            return future
-        }
-    }
-
-    /// Exponential backoff with "equal jitter": half fixed, half random.
-    static func backoff(failures: Int) -> TimeAmount {
-        let exponent = min(max(failures - 1, 0), 16)
-        let full = min(firstBackoff.nanoseconds << exponent, maxBackoff.nanoseconds)
-        return .nanoseconds(full / 2 + Int64.random(in: 0...(full / 2)))
-    }
-
+    /// Starts a connection attempt; the state follows its outcome.
     private func connect() -> EventLoopFuture<any Channel> {
+        let attempt = connectOnce()
+        state.value.connecting(attempt)
+        attempt.whenComplete { result in
+            switch result {
+            case .success(let channel):
+                if let stale = self.state.value.connected(channel) {
+                    stale.close(promise: nil)  // closed meanwhile (shutdown)
+                    return
+                }
+                channel.closeFuture.whenComplete { _ in self.state.value.closed(now: NIODeadline.now()) { $0 === channel } }
+            case .failure(let error):
+                self.state.value.connectFailed(error as? RedisConnectionError, now: NIODeadline.now(), jitter: .random(in: 0...UInt64.max))
+            }
+        }
+        return attempt
+    }
+
+    private func connectOnce() -> EventLoopFuture<any Channel> {
         guard let resolve else { return connect(to: endpoint.address) }
         return resolve(eventLoop).flatMap { address in self.connect(to: address) }
     }
@@ -203,20 +181,14 @@ final class RedisConnection: Sendable {
     /// Closes the current channel, failing what waits on it; the next command connects again
     /// at once (Sentinel named a new master, or this one turned replica).
     func drop() {
-        eventLoop.execute {
-            if case .ready(let channel) = self.state.value { channel.close(promise: nil) }
-        }
+        eventLoop.execute { self.state.value.linkToDrop?.close(promise: nil) }
     }
 
-    /// Closes the connection (shutdown).
+    /// Closes the connection for good (shutdown): later commands fail at once with `.closed`.
     func close() -> EventLoopFuture<Void> {
         eventLoop.flatSubmit {
-            if case .ready(let channel) = self.state.value {
-                self.state.value = .idle(retryAt: .distantFuture, failures: 0)
-                return channel.close().recover { _ in }
-            }
-            self.state.value = .idle(retryAt: .distantFuture, failures: 0)
-            return self.eventLoop.makeSucceededVoidFuture()
+            guard let channel = self.state.value.close() else { return self.eventLoop.makeSucceededVoidFuture() }
+            return channel.close().recover { _ in }
         }
     }
 }

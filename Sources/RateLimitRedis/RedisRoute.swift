@@ -5,6 +5,9 @@ import NIOCore
 protocol RedisRoute: Sendable {
     /// Sends one command about `key` (nil: any node will do), answered within `timeout`.
     func send(_ arguments: [String], key: String?, timeout: TimeAmount, on eventLoop: any EventLoop) -> EventLoopFuture<RESPValue>
+    /// The same, answered to `reply` (exactly once, on any loop) instead of a future: the hot
+    /// path, without a promise where the route can do without.
+    func send(_ arguments: [String], key: String?, timeout: TimeAmount, on eventLoop: any EventLoop, reply: @escaping RESPReplyHandler)
     /// Starts whatever the route watches in the background (Sentinel: the master's address).
     func watch(on eventLoop: any EventLoop)
     func close() async
@@ -12,6 +15,10 @@ protocol RedisRoute: Sendable {
 
 extension RedisRoute {
     func watch(on eventLoop: any EventLoop) {}
+
+    func send(_ arguments: [String], key: String?, timeout: TimeAmount, on eventLoop: any EventLoop, reply: @escaping RESPReplyHandler) {
+        send(arguments, key: key, timeout: timeout, on: eventLoop).whenComplete(reply)
+    }
 }
 
 /// Makes one connection to `address` on `eventLoop`, with the store's login and setup commands.
@@ -34,7 +41,16 @@ final class SingleNodeRoute: RedisRoute {
     }
 
     func send(_ arguments: [String], key: String?, timeout: TimeAmount, on eventLoop: any EventLoop) -> EventLoopFuture<RESPValue> {
-        connections[byLoop[ObjectIdentifier(eventLoop)] ?? 0].send(arguments, timeout: timeout)
+        connection(on: eventLoop).send(arguments, timeout: timeout)
+    }
+
+    func send(_ arguments: [String], key: String?, timeout: TimeAmount, on eventLoop: any EventLoop, reply: @escaping RESPReplyHandler) {
+        connection(on: eventLoop).send(arguments, timeout: timeout, reply: reply)
+    }
+
+    /// The connection of `eventLoop` (the first one for a loop outside the group).
+    private func connection(on eventLoop: any EventLoop) -> RedisConnection {
+        connections[byLoop[ObjectIdentifier(eventLoop)] ?? 0]
     }
 
     /// Drops every connection (they reconnect on next use): Sentinel reports a new master.

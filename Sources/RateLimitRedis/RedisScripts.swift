@@ -2,7 +2,7 @@ import RateLimitCore
 
 /// The Lua scripts the store runs (their text and KEYS/ARGV contracts are in `LuaScripts`).
 enum Script: String, CaseIterable, Sendable {
-    case tokenBucket, slidingWindow, fixedWindow, leakyBucket, batch, report
+    case tokenBucket, slidingWindow, fixedWindow, leakyBucket, batch, multi, report, leaseAcquire, leaseRelease
 
     init(_ algorithm: Algorithm) {
         switch algorithm {
@@ -10,6 +10,7 @@ enum Script: String, CaseIterable, Sendable {
         case .slidingWindow: self = .slidingWindow
         case .fixedWindow: self = .fixedWindow
         case .leakyBucket: self = .leakyBucket
+        case .concurrency: self = .leaseAcquire
         }
     }
 
@@ -20,7 +21,10 @@ enum Script: String, CaseIterable, Sendable {
         case .fixedWindow: LuaScripts.fixedWindow
         case .leakyBucket: LuaScripts.leakyBucket
         case .batch: LuaScripts.batch
+        case .multi: LuaScripts.multi
         case .report: LuaScripts.report
+        case .leaseAcquire: LeaseScripts.acquire
+        case .leaseRelease: LeaseScripts.release
         }
     }
 }
@@ -33,6 +37,7 @@ extension Algorithm {
         case .slidingWindow: 2
         case .fixedWindow: 3
         case .leakyBucket: 4
+        case .concurrency: 5
         }
     }
 }
@@ -53,30 +58,28 @@ extension RedisStore {
         guard key.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}") }) else {
             return key
         }
-        var out = ""
-        out.reserveCapacity(key.utf8.count + 8)
-        for character in key.unicodeScalars {
-            switch character {
-            case "%": out += "%25"
-            case "{": out += "%7B"
-            case "}": out += "%7D"
-            default: out.unicodeScalars.append(character)
+        return key.replacingScalars { scalar in
+            switch scalar {
+            case "%": "%25"
+            case "{": "%7B"
+            case "}": "%7D"
+            default: nil
             }
         }
-        return out
     }
 
-    /// KEYS and ARGV for one item (single-key script) or several (batch script).
+    /// KEYS and ARGV for one item (single-key script) or several (batch script); each item
+    /// with its Redis key (`redisKey`).
     func arguments(_ items: [(String, StoreItem)], commit: Bool) -> [String] {
         let now = options.scriptClock.map { String($0.now / 1000) } ?? ""
         let flag = commit ? "1" : "0"
-        if items.count == 1, let (rule, item) = items.first {
+        if items.count == 1, let (key, item) = items.first {
             let l = item.limits
-            return ["1", redisKey(rule: rule, item), String(l.limit), String(l.period / 1000), String(l.burst), String(item.cost), flag, now]
+            return ["1", key, String(l.limit), String(l.period / 1000), String(l.burst), String(item.cost), flag, now]
         }
         var out = [String(items.count)]
         out.reserveCapacity(1 + items.count * 7 + 2)
-        for (rule, item) in items { out.append(redisKey(rule: rule, item)) }
+        for (key, _) in items { out.append(key) }
         out.append(flag)
         out.append(now)
         for (_, item) in items {
@@ -90,13 +93,7 @@ extension RedisStore {
     /// the scripts' contract before use: a reply outside it (a buggy or hostile server) is a
     /// protocol error, answered by `on_failure`, never an arithmetic trap (red team 2, F1).
     static func decode(_ reply: RESPValue, items: [StoreItem], batch: Bool) throws -> BatchDecision {
-        guard case .array(let values?) = reply else { throw RedisConnectionError.protocolError("the script returned \(reply)") }
-        var numbers: [Int64] = []
-        numbers.reserveCapacity(values.count)
-        for value in values {
-            guard case .integer(let n) = value else { throw RedisConnectionError.protocolError("the script returned a non-integer") }
-            numbers.append(n)
-        }
+        let numbers = try ScriptReply.numbers(reply)
         if !batch {
             guard numbers.count >= 5, let item = items.first else { throw RedisConnectionError.protocolError("short script reply") }
             let d = try ScriptReply.decision(numbers, at: 0, item: item)
@@ -116,6 +113,18 @@ extension RedisStore {
 /// there), so converting them to nanoseconds cannot overflow.
 enum ScriptReply {
     static let maxMicroseconds: Int64 = (1 << 53) - 1
+
+    /// A script's reply: an array of integers, or a protocol error.
+    static func numbers(_ reply: RESPValue) throws -> [Int64] {
+        guard case .array(let values?) = reply else { throw RedisConnectionError.protocolError("the script returned \(reply)") }
+        var numbers: [Int64] = []
+        numbers.reserveCapacity(values.count)
+        for value in values {
+            guard case .integer(let n) = value else { throw RedisConnectionError.protocolError("the script returned a non-integer") }
+            numbers.append(n)
+        }
+        return numbers
+    }
 
     static func flag(_ n: Int64) throws -> Bool {
         guard n == 0 || n == 1 else { throw RedisConnectionError.protocolError("the script returned \(n) where 0 or 1 belongs") }

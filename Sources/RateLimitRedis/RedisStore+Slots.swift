@@ -14,8 +14,9 @@ import RateLimitCore
 /// committed keep what they consumed. No limit is ever exceeded (each commit re-decides
 /// atomically); the error is on the side of consuming too much, and only under contention.
 extension RedisStore {
+    /// `items`: each with its Redis key.
     func decideBySlot(_ items: [(String, StoreItem)], commit: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<BatchDecision> {
-        let groups = Self.slotGroups(items.map { redisKey(rule: $0.0, $0.1) })
+        let groups = Self.slotGroups(items.map(\.0))
         guard groups.count > 1 else { return decideAtOnce(items, commit: commit, on: eventLoop) }
         let parts = { (commit: Bool) in
             EventLoopFuture.whenAllSucceed(

@@ -40,6 +40,8 @@ public final class RedisStore: Sendable {
     private let healthLoop: any EventLoop
     /// The group's event loops by identity, for a caller's `affinity`.
     private let loops: [ObjectIdentifier: any EventLoop]
+    /// Each event loop's single checks waiting for this tick's coalesced call (none on Cluster).
+    private let coalescing: [ObjectIdentifier: NIOLoopBoundBox<CoalescedChecks>]
     private let breaker: Mutex<CircuitBreaker>
     private let shas = ScriptSHAs()
     private let denials = Mutex<[ExactKey: CachedDenial]>([:])
@@ -74,6 +76,7 @@ public final class RedisStore: Sendable {
             to: endpoint, tlsContext: tlsContext, group: group, options: options, shas: shas)
         healthLoop = group.next()
         loops = Dictionary(group.makeIterator().map { (ObjectIdentifier($0), $0) }, uniquingKeysWith: { first, _ in first })
+        coalescing = splitsBySlot ? [:] : loops.mapValues { NIOLoopBoundBox.makeBoxSendingValue(CoalescedChecks(), eventLoop: $0) }
     }
 
     /// True while Redis answers (the last call or health probe succeeded).
@@ -127,37 +130,69 @@ public final class RedisStore: Sendable {
     /// Decides the checks that have a store item (in order), as one atomic script call.
     /// Fails only with `BackendUnavailable` (policy `deny`).
     public func decide(_ checks: [PreparedCheck], commit: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<BatchDecision> {
-        let items = checks.compactMap { check in check.item.map { (check.rule, $0) } }
-        if items.isEmpty { return eventLoop.makeSucceededFuture(BatchDecision(allowed: true, decisions: [])) }
-        let now = clock.now
-        if commit, items.count == 1, let cached = cachedDenial(items[0], now: now) {
-            observer?.cachedDenial()
-            return eventLoop.makeSucceededFuture(BatchDecision(allowed: false, decisions: [cached]))
-        }
-        guard breaker.withLock({ $0.allow(now: now) }) else {
-            return eventLoop.makeCompletedFuture(policy(items.map(\.1), commit: commit, reason: "circuit breaker open"))
-        }
-        let decided = splitsBySlot ? decideBySlot(items, commit: commit, on: eventLoop) : decideAtOnce(items, commit: commit, on: eventLoop)
-        return decided
-            .flatMapErrorThrowing { error in
-                self.noteFailure(error)
-                return try self.policy(items.map(\.1), commit: commit, reason: "\(error)").get()
-            }
-            .map { decision in
-                if commit, items.count == 1, !decision.allowed { self.cache(items[0], decision.decisions[0], now: now) }
-                return decision
-            }
-            .hop(to: eventLoop)
+        let promise = eventLoop.makePromise(of: BatchDecision.self)
+        decide(checks, commit: commit, on: eventLoop) { promise.completeWith($0) }
+        return promise.futureResult
     }
 
-    /// One script call over `items` (all on one slot, or on a server without slots).
+    /// The same, answered to `done` (exactly once, on any thread): the pipeline's path, with
+    /// no future or promise while Redis answers in one script call.
+    func decide(
+        _ checks: [PreparedCheck], commit: Bool, on eventLoop: any EventLoop,
+        done: @escaping @Sendable (Result<BatchDecision, any Error>) -> Void
+    ) {
+        // Each item with its Redis key.
+        let items = checks.compactMap { check in check.item.map { (redisKey(rule: check.rule, $0), $0) } }
+        if items.isEmpty { return done(.success(BatchDecision(allowed: true, decisions: []))) }
+        let now = clock.now
+        // A single check's key in the over-limit cache, looked up before and filled after.
+        let cacheKey = commit && items.count == 1 && options.cacheDenials ? ExactKey(items[0].0) : nil
+        if let cacheKey, let cached = cachedDenial(cacheKey, items[0].1, now: now) {
+            observer?.cachedDenial()
+            return done(.success(BatchDecision(allowed: false, decisions: [cached])))
+        }
+        guard breaker.withLock({ $0.allow(now: now) }) else {
+            return done(policy(items.map(\.1), commit: commit, reason: "circuit breaker open"))
+        }
+        let answer: @Sendable (Result<BatchDecision, any Error>) -> Void = { result in
+            switch result {
+            case .success(let decision):
+                if let cacheKey, !decision.allowed { self.cache(cacheKey, items[0].1, decision.decisions[0], now: now) }
+                done(.success(decision))
+            case .failure(let error):
+                self.noteFailure(error)
+                done(self.policy(items.map(\.1), commit: commit, reason: "\(error)"))
+            }
+        }
+        if splitsBySlot, items.count > 1 {
+            decideBySlot(items, commit: commit, on: eventLoop).whenComplete(answer)
+        } else if items.count == 1, items[0].1.limits.algorithm != .concurrency, let box = coalescing[ObjectIdentifier(eventLoop)],
+                  eventLoop.inEventLoop {  // the multi script decides the four algorithms, not leases
+            coalesce(CoalescedChecks.Check(key: items[0].0, item: items[0].1, commit: commit, done: answer), in: box, on: eventLoop)
+        } else {
+            decideAtOnce(items, commit: commit, on: eventLoop, done: answer)
+        }
+    }
+
+    /// One script call over `items`, each with its Redis key (all on one slot, or on a server
+    /// without slots).
     func decideAtOnce(_ items: [(String, StoreItem)], commit: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<BatchDecision> {
+        let promise = eventLoop.makePromise(of: BatchDecision.self)
+        decideAtOnce(items, commit: commit, on: eventLoop) { promise.completeWith($0) }
+        return promise.futureResult
+    }
+
+    func decideAtOnce(
+        _ items: [(String, StoreItem)], commit: Bool, on eventLoop: any EventLoop,
+        done: @escaping @Sendable (Result<BatchDecision, any Error>) -> Void
+    ) {
+        if items.count == 1, items[0].1.limits.algorithm == .concurrency { return acquire(items[0], commit: commit, on: eventLoop, done: done) }
         let script: Script = items.count == 1 ? Script(items[0].1.limits.algorithm) : .batch
         let arguments = self.arguments(items, commit: commit)
         let stored = items.map(\.1)
-        return evaluate(script, arguments, key: arguments[1], on: eventLoop) { reply in
+        evaluate(script, arguments, key: arguments[1], on: eventLoop, decode: { reply in
             try Self.decode(reply, items: stored, batch: script == .batch)
-        }
+        }, done: done)
     }
 
     /// Forgets one key's state in Redis (and in the local fallback).
@@ -166,7 +201,8 @@ public final class RedisStore: Sendable {
         let key = redisKey(rule: check.rule, item)
         _ = denials.withLock { $0.removeValue(forKey: ExactKey(key)) }
         fallback.reset(slot: item.slot, key: item.key)
-        return timed("del", route.send(["DEL", key], key: key, timeout: options.timeout, on: eventLoop).flatMapThrowing(Self.checked))
+        let keys = item.limits.algorithm == .concurrency ? Self.leaseKeys(key) : [key]
+        return timed("del", route.send(["DEL"] + keys, key: key, timeout: options.timeout, on: eventLoop).flatMapThrowing(Self.checked))
             .map { _ in () }
             .flatMapErrorThrowing { error in
                 self.noteFailure(error)
@@ -220,22 +256,34 @@ public final class RedisStore: Sendable {
     /// EVALSHA, or EVAL when the script's SHA is unknown or Redis forgot it (NOSCRIPT). `decode`
     /// runs inside the timing, so a reply outside the scripts' contract counts as an error, not
     /// as a success that closes the circuit breaker (red team 2, F1).
-    private func evaluate<Answer: Sendable>(
+    func evaluate<Answer: Sendable>(
         _ script: Script, _ arguments: [String], key: String, on eventLoop: any EventLoop,
         decode: @escaping @Sendable (RESPValue) throws -> Answer
     ) -> EventLoopFuture<Answer> {
-        let (timeout, route) = (options.timeout, self.route)
-        let eval: @Sendable () -> EventLoopFuture<Answer> = {
-            let reply = route.send(["EVAL", script.source] + arguments, key: key, timeout: timeout, on: eventLoop)
-            return self.timed("eval", reply.flatMapThrowing { try decode(Self.checked($0)) })
+        let promise = eventLoop.makePromise(of: Answer.self)
+        evaluate(script, arguments, key: key, on: eventLoop, decode: decode) { promise.completeWith($0) }
+        return promise.futureResult
+    }
+
+    func evaluate<Answer: Sendable>(
+        _ script: Script, _ arguments: [String], key: String, on eventLoop: any EventLoop,
+        decode: @escaping @Sendable (RESPValue) throws -> Answer, done: @escaping @Sendable (Result<Answer, any Error>) -> Void
+    ) {
+        let timeout = options.timeout
+        let eval: @Sendable () -> Void = {
+            let started = NIODeadline.now()
+            self.route.send(["EVAL", script.source] + arguments, key: key, timeout: timeout, on: eventLoop) { reply in
+                done(self.timed("eval", since: started, reply.flatMap { reply in Result { try decode(Self.checked(reply)) } }))
+            }
         }
         guard let sha = shas[script] else { return eval() }
-        let reply = route.send(["EVALSHA", sha] + arguments, key: key, timeout: timeout, on: eventLoop)
-        return timed("evalsha", reply.flatMapThrowing { reply -> Answer? in
-            if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") { return nil }  // answered: EVAL follows
-            return try decode(Self.checked(reply))
-        }).flatMap { decided in
-            decided.map { eventLoop.makeSucceededFuture($0) } ?? eval()
+        let started = NIODeadline.now()
+        route.send(["EVALSHA", sha] + arguments, key: key, timeout: timeout, on: eventLoop) { reply in
+            if case .success(.error(let message)) = reply, message.hasPrefix("NOSCRIPT") {  // answered: EVAL follows
+                _ = self.timed("evalsha", since: started, Result<Void, any Error>.success(()))
+                return eval()
+            }
+            done(self.timed("evalsha", since: started, reply.flatMap { reply in Result { try decode(Self.checked(reply)) } }))
         }
     }
 
@@ -250,25 +298,30 @@ public final class RedisStore: Sendable {
     /// success, never a failure.
     private func timed<T: Sendable>(_ operation: String, _ future: EventLoopFuture<T>) -> EventLoopFuture<T> {
         let started = NIODeadline.now()
-        future.whenComplete { result in
-            let seconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
-            let status: String
-            switch result {
-            case .success: status = "ok"
-            case .failure(RedisConnectionError.timeout): status = "timeout"
-            case .failure(RedisConnectionError.protocolError), .failure(is RedisErrorReply): status = "error"
-            case .failure: status = "unavailable"
-            }
-            self.observer?.operation(operation, status: status, seconds: seconds)
-            if status == "ok" || result.isErrorReply {
-                self.breaker.withLock { $0.recordSuccess() }
-                self.setUp(true)
-            }
-        }
+        future.whenComplete { result in _ = self.timed(operation, since: started, result) }
         return future
     }
 
-    private func noteFailure(_ error: any Error) {
+    /// Counts and times one operation that started at `started` and ended with `result`
+    /// (returned, for chaining).
+    private func timed<T>(_ operation: String, since started: NIODeadline, _ result: Result<T, any Error>) -> Result<T, any Error> {
+        let seconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
+        let status: String
+        switch result {
+        case .success: status = "ok"
+        case .failure(RedisConnectionError.timeout): status = "timeout"
+        case .failure(RedisConnectionError.protocolError), .failure(is RedisErrorReply): status = "error"
+        case .failure: status = "unavailable"
+        }
+        observer?.operation(operation, status: status, seconds: seconds)
+        if status == "ok" || result.isErrorReply {
+            breaker.withLock { $0.recordSuccess() }
+            setUp(true)
+        }
+        return result
+    }
+
+    func noteFailure(_ error: any Error) {
         if error is RedisErrorReply { return }  // Redis answered: neither down nor a breaker failure
         let now = clock.now
         breaker.withLock { $0.recordFailure(now: now) }
@@ -314,9 +367,10 @@ public final class RedisStore: Sendable {
 
     // MARK: the over-limit cache
 
-    private func cachedDenial(_ item: (String, StoreItem), now: Nanoseconds) -> Decision? {
-        guard options.cacheDenials, item.1.cost > 0 else { return nil }
-        let key = ExactKey(redisKey(rule: item.0, item.1))
+    /// `key`: the item's Redis key.
+    private func cachedDenial(_ key: ExactKey, _ item: StoreItem, now: Nanoseconds) -> Decision? {
+        // Never a concurrency rule's: a release (on any pod) frees a lease before `retryAfter`.
+        guard options.cacheDenials, item.cost > 0, item.limits.algorithm != .concurrency else { return nil }
         return denials.withLock { cache -> Decision? in
             guard let entry = cache[key] else { return nil }
             let elapsed = now - entry.decidedAt
@@ -324,7 +378,7 @@ public final class RedisStore: Sendable {
                 cache.removeValue(forKey: key)
                 return nil
             }
-            guard item.1.cost >= entry.cost else { return nil }
+            guard item.cost >= entry.cost else { return nil }
             var decision = entry.decision
             decision.store = .cachedDenial
             decision.retryAfter -= elapsed
@@ -333,15 +387,14 @@ public final class RedisStore: Sendable {
         }
     }
 
-    private func cache(_ item: (String, StoreItem), _ decision: Decision, now: Nanoseconds) {
-        guard options.cacheDenials, decision.retryAfter > 0, item.1.cost > 0 else { return }
-        let key = ExactKey(redisKey(rule: item.0, item.1))
+    private func cache(_ key: ExactKey, _ item: StoreItem, _ decision: Decision, now: Nanoseconds) {
+        guard options.cacheDenials, decision.retryAfter > 0, item.cost > 0, item.limits.algorithm != .concurrency else { return }
         denials.withLock { cache in
             if cache.count >= Self.maxCachedDenials {
                 cache = cache.filter { now - $0.value.decidedAt < $0.value.decision.retryAfter }
                 if cache.count >= Self.maxCachedDenials { cache.removeAll(keepingCapacity: true) }
             }
-            cache[key] = CachedDenial(decision: decision, decidedAt: now, cost: item.1.cost)
+            cache[key] = CachedDenial(decision: decision, decidedAt: now, cost: item.cost)
         }
     }
 

@@ -1,23 +1,11 @@
 public import NIOSSL
+public import RateLimitCore
 
 /// TLS to Redis: `rediss://` (the system trust store, the URL's host checked against the
 /// certificate) or `backend.redis.tls` (a private CA, a client certificate, another name).
-public struct RedisTLS: Sendable, Equatable {
-    /// PEM file of the CAs to trust instead of the system trust store.
-    public var caFile: String?
-    /// PEM client certificate and its key, for servers that require one (`tls-auth-clients yes`).
-    public var certFile: String?
-    public var keyFile: String?
-    /// The name the server's certificate must carry (and the SNI sent); by default the host.
-    public var serverName: String?
+public typealias RedisTLS = RedisTLSFiles
 
-    public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, serverName: String? = nil) {
-        self.caFile = caFile
-        self.certFile = certFile
-        self.keyFile = keyFile
-        self.serverName = serverName
-    }
-
+extension RedisTLSFiles {
     /// A setting that cannot be used, named by its config field (`ca_file`, `cert_file`, `key_file`).
     public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
         public var field: String

@@ -123,9 +123,15 @@ final class SentinelRoute: RedisRoute {
     }
 
     func send(_ arguments: [String], key: String?, timeout: TimeAmount, on eventLoop: any EventLoop) -> EventLoopFuture<RESPValue> {
-        inner.send(arguments, key: key, timeout: timeout, on: eventLoop).map { reply in
-            if case .error(let message) = reply, message.contains("READONLY") { self.inner.reconnect() }
-            return reply
+        let promise = eventLoop.makePromise(of: RESPValue.self)
+        send(arguments, key: key, timeout: timeout, on: eventLoop) { promise.completeWith($0) }
+        return promise.futureResult
+    }
+
+    func send(_ arguments: [String], key: String?, timeout: TimeAmount, on eventLoop: any EventLoop, reply: @escaping RESPReplyHandler) {
+        inner.send(arguments, key: key, timeout: timeout, on: eventLoop) { result in
+            if case .success(.error(let message)) = result, message.contains("READONLY") { self.inner.reconnect() }
+            reply(result)
         }
     }
 

@@ -32,9 +32,11 @@ public struct TestAppFailure: Error, CustomStringConvertible {
 /// `configure` adjusts, runs its services in a `ServiceGroup` while `body` runs, then shuts
 /// them down gracefully and waits for them (no polling).
 /// - Parameter directory: where the sockets and files go; a fresh one (removed after) when nil.
+/// - Parameter waitUntilReady: wait (up to 10 s) until `/readyz` would answer 200.
 public func withTestApp<T>(
     config: String? = nil, clock: ManualClock = ManualClock(now: TestApp.start), directory: TemporaryDirectory? = nil,
-    logLevel: Logger.Level = .info, configure: (inout AppOptions) -> Void = { _ in }, _ body: (TestApp) async throws -> T
+    logLevel: Logger.Level = .info, waitUntilReady: Bool = true, configure: (inout AppOptions) -> Void = { _ in },
+    _ body: (TestApp) async throws -> T
 ) async throws -> T {
     let dir = directory ?? TemporaryDirectory()
     defer { if directory == nil { dir.remove() } }
@@ -71,6 +73,13 @@ public func withTestApp<T>(
             await group.triggerGracefulShutdown()
             do { try await tasks.waitForAll() } catch { throw TestAppFailure(description: "sluice: \(error)") }
             throw TestAppFailure(description: "the listeners stopped before they were ready; log:\n\(logs.text)")
+        }
+        // A Redis backend is usable once its first connection is up: a real process, so waited
+        // for with a deadline, as `SluiceProcess` waits for `/readyz`.
+        if waitUntilReady, await !eventually(timeout: .seconds(10), { app.readiness.problems.isEmpty }) {
+            await group.triggerGracefulShutdown()
+            try? await tasks.waitForAll()
+            throw TestAppFailure(description: "not ready: \(app.readiness.problems); log:\n\(logs.text)")
         }
         let running = TestApp(
             app: app, clock: clock, directory: dir, socketPath: options.socketPath, grpcSocketPath: options.grpcSocketPath,

@@ -6,7 +6,8 @@ struct Replay: ParsableCommand {
         abstract: "Replay a JSON Lines trace against a configuration on a virtual clock.",
         discussion: """
             Each input line: {"t_ms": 50, "rule": "api", "key": "user-42", "cost": 1} (t_ms non-decreasing, cost \
-            defaults to 1). One JSON line out per input line; a check the rules refuse (an impossible cost, an \
+            defaults to 1). On a concurrency rule a line acquires a lease; "hold_ms": N releases it N ms later, \
+            and without it the lease expires at its lease_ttl. One JSON line out per input line; a check the rules refuse (an impossible cost, an \
             unknown rule) is an {"error": …} line and is counted, not fatal. A per-rule summary goes to stderr. \
             With --compare NEW the trace is decided under both rule sets and the differences are reported; \
             --max-new-denials makes it a CI gate (exit 3). Access logs: --time-field, --key-field and --rule or \

@@ -25,6 +25,8 @@ public struct Application: Sendable {
     public let limiter: RateLimiter
     public let metrics: SluiceMetrics
     public let reloader: ConfigReloader
+    /// What `/readyz` answers from (configuration, listener, backend).
+    public let readiness: Readiness
     /// Each listener once it accepts connections; finished when the listeners stop.
     public let listening: AsyncStream<Listener>
 
@@ -112,7 +114,7 @@ public struct Application: Sendable {
         if let path = options.configPath { services.append((WatchConfigFile(path: path, reloader: reloader), false)) }
         return Application(
             services: services.map(\.0), endsGroup: services.map(\.1), limiter: limiter, metrics: metrics, reloader: reloader,
-            listening: listening)
+            readiness: readiness, listening: listening)
     }
 
     /// The metrics listener's own event loop, shared by every app in the process: a flood of

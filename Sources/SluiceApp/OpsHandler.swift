@@ -60,6 +60,7 @@ public final class OpsHandler: Sendable {
                 metrics.recorder(forRule: rule).setActiveClients(count)
                 tracked += count
             }
+            for (rule, count) in limiter.leasesActive() { metrics.recorder(forRule: rule).setLeasesActive(count) }
             metrics.trackedKeys.set(to: Double(tracked))
             metrics.evictedAtCapacity(total: limiter.store.evictedAtCapacity)
             response.contentType = "text/plain; version=0.0.4; charset=utf-8"

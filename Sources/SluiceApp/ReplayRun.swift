@@ -92,6 +92,7 @@ public struct ReplayRun {
             switch try session.apply(event) {
             case .decided(let d):
                 out += "\"allowed\":\(d.allowed),\"remaining\":\(d.remaining),"
+                if let lease = d.lease { out += "\"lease\":\"\(lease.id)\"," }
                 out += "\"retry_after_ms\":\(Self.ms(d.retryAfter)),\"delay_ms\":\(Self.ms(d.delay))}\n"
             case .refused(let error):
                 out += "\"error\":\(JSONWriter.quoted(error.description))}\n"

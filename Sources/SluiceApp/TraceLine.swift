@@ -11,6 +11,8 @@ public struct TraceFormat: Sendable {
     public var keyField = "key"
     public var ruleField = "rule"
     public var costField = "cost"
+    /// A concurrency check's lease is released this many ms after the line's time (native only).
+    public var holdField = "hold_ms"
     /// Every line's rule, for logs that have none.
     public var fixedRule: String?
     /// Access-log mode: dotted paths, ignored fields, RFC 3339 or epoch timestamps taken
@@ -52,7 +54,7 @@ struct TraceLine {
         do { value = try JSONParser.parse(Array(line.utf8)) } catch { throw Problem(description: error.description) }
         guard case .object(let fields) = value else { throw Problem(description: "each line must be a JSON object") }
         if !format.accessLog {
-            let known: Set = [format.timeField, format.ruleField, format.keyField, format.costField]
+            let known: Set = [format.timeField, format.ruleField, format.keyField, format.costField, format.holdField]
             if let unknown = fields.first(where: { !known.contains($0.0) }) { throw Problem(description: "unknown field \(unknown.0)") }
         }
         guard let timeValue = Self.field(format.timeField, in: value, dotted: format.accessLog) else {
@@ -68,6 +70,13 @@ struct TraceLine {
             }
             cost = n
         }
+        var hold: Nanoseconds?
+        if !format.accessLog, let holdValue = Self.field(format.holdField, in: value, dotted: false) {
+            guard case .number(let text) = holdValue, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let n = Int64(text), n <= 366 * 86_400_000 else {
+                throw Problem(description: "\(format.holdField) must be an integer number of ms from 0 to 31622400000")
+            }
+            hold = n * 1_000_000
+        }
         if format.accessLog {
             let start = origin ?? time
             origin = start
@@ -78,7 +87,7 @@ struct TraceLine {
             }
             latest = time
         }
-        return ReplayEvent(time: time, rule: rule, key: key, cost: cost)
+        return ReplayEvent(time: time, rule: rule, key: key, cost: cost, hold: hold)
     }
 
     private func string(_ name: String, in value: JSONValue) throws -> String {

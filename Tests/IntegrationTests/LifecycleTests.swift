@@ -153,7 +153,7 @@ import Testing
         try await blocking {
             let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             let good = try runSluice(["validate", root.appendingPathComponent("examples/rules.yaml").path])
-            #expect(good.status == 0 && good.stdout.contains("valid (5 rules"))
+            #expect(good.status == 0 && good.stdout.contains("valid (6 rules"))
             let fixture = root.appendingPathComponent("Tests/RateLimitConfigTests/Fixtures/unknown-rule-field.yaml").path
             let bad = try runSluice(["validate", fixture])
             #expect(bad.status == 1 && bad.stderr.contains("rules[0].limt (line 6"))

@@ -128,7 +128,7 @@ struct RedisBackendTests {
         }
         // A wrong password: Redis is unusable, so under on_failure: deny the sidecar is not ready.
         let wrongConfig = deny.replacingOccurrences(of: redis.url, with: "redis://:wrong-\(secret)@127.0.0.1:\(redis.port)")
-        try await withTestApp(config: wrongConfig) { wrong throws in
+        try await withTestApp(config: wrongConfig, waitUntilReady: false) { wrong throws in
             #expect(await eventually { (try? wrong.ops("GET", "/readyz").status) == 503 })
             let refused = try wrong.api("POST", "/v1/check", body: #"{"rule":"api","key":"k"}"#)
             #expect(refused.status == 503)

@@ -85,9 +85,41 @@ struct RedisLimiter {
         try await run(pipeline.report(requests))
     }
 
+    /// Frees a lease through the pipeline (the Redis release script).
+    func release(_ request: ReleaseRequest) async throws -> Decision {
+        try await run(pipeline.release(request))
+    }
+
     /// Decides through the pipeline.
     func decide(_ checks: Checks, commit: Bool) async throws -> Verdict {
         try await run(pipeline.decide(checks, commit: commit))
+    }
+
+    /// Decides single checks that all arrive in one event-loop tick, as concurrent requests on
+    /// one connection do (the store coalesces them); their answers, in order.
+    func decideTogether(_ requests: [(CheckRequest, commit: Bool)]) async throws -> [Decision] {
+        let loop = self.loop
+        let pipeline = self.pipeline
+        let results = await withCheckedContinuation { (continuation: CheckedContinuation<[Result<Verdict, PipelineError>], Never>) in
+            loop.execute {
+                let answers = NIOLoopBoundBox([Result<Verdict, PipelineError>?](repeating: nil, count: requests.count), eventLoop: loop)
+                let finished = NIOLoopBoundBox(requests.count, eventLoop: loop)
+                for (i, (request, commit)) in requests.enumerated() {
+                    guard case .later(let call) = pipeline.decide(.one(request), commit: commit) else { continue }
+                    call.run(affinity: ObjectIdentifier(loop)) { result in
+                        loop.execute {
+                            answers.value[i] = result
+                            finished.value -= 1
+                            if finished.value == 0 { continuation.resume(returning: answers.value.compactMap { $0 }) }
+                        }
+                    }
+                }
+            }
+        }
+        return try results.map { result in
+            guard case .one(let decision) = try result.get() else { throw PipelineError.invalid(.emptyBatch) }
+            return decision
+        }
     }
 
     /// Runs a pipeline step on this store's event loop; throws the caller's error as the

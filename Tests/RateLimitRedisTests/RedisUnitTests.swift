@@ -93,10 +93,12 @@ import Testing
     }
 
     @Test func backoffGrowsAndIsCapped() {
+        typealias State = RedisConnectionState<Int, Int>
         for failures in 1...30 {
-            let wait = RedisConnection.backoff(failures: failures).nanoseconds
-            let full = min(RedisConnection.firstBackoff.nanoseconds << min(failures - 1, 16), RedisConnection.maxBackoff.nanoseconds)
-            #expect(wait >= full / 2 && wait <= full)
+            let full = min(State.firstBackoff.nanoseconds << min(failures - 1, 16), State.maxBackoff.nanoseconds)
+            #expect(State.backoff(failures: failures, jitter: 0).nanoseconds == full / 2)
+            #expect(State.backoff(failures: failures, jitter: UInt64(full / 2)).nanoseconds == full)
+            #expect((full / 2...full).contains(State.backoff(failures: failures, jitter: .max).nanoseconds))
         }
     }
 }

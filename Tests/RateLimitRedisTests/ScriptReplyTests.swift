@@ -73,15 +73,15 @@ import Testing
     }
 
     @Test func pendingRepliesKnowTheEarliestDeadline() {
-        let loop = EmbeddedEventLoop()
         var pending = PendingReplies()
         #expect(pending.earliestDeadline == nil)
         let t = NIODeadline.uptimeNanoseconds(1_000_000)
-        pending.expect(loop.makePromise(), by: t + .milliseconds(250))
-        pending.expect(loop.makePromise(), by: t + .milliseconds(20))
-        pending.expect(loop.makePromise(), by: t + .milliseconds(90))
+        pending.expect({ _ in }, by: t + .milliseconds(250))
+        pending.expect({ _ in }, by: t + .milliseconds(20))
+        pending.expect({ _ in }, by: t + .milliseconds(90))
         #expect(pending.earliestDeadline == t + .milliseconds(20))
-        for promise in pending.drain() { promise.fail(RedisConnectionError.closed) }
+        #expect(pending.drain().count == 3)
+        #expect(pending.count == 0)
     }
 }
 

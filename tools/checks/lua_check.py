@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SWIFT = os.path.join(HERE, "..", "..", "Sources", "RateLimitRedis", "LuaScripts.swift")
-SCRIPTS = ["tokenBucket", "slidingWindow", "fixedWindow", "leakyBucket", "batch", "report"]
+SCRIPTS = ["tokenBucket", "slidingWindow", "fixedWindow", "leakyBucket", "batch", "multi", "report"]
 
 MAX = 2**53 - 1  # the scripts' clamp for times (the Swift clamps to Int64.max ns)
 MAX_LIMIT = 10**9
