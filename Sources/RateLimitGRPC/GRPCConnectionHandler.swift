@@ -8,7 +8,8 @@ import NIOHTTP2
 /// HEADERS, DATA and trailers, flushed once per read burst.
 ///
 /// It also closes the connection when idle, and on `ChannelShouldQuiesceEvent` sends GOAWAY and
-/// closes once the calls in flight are answered (or after `shutdownGrace`). NIOHTTP2's
+/// closes once the calls in flight are answered (or after `shutdownGrace`); the machine decides
+/// when, this class keeps the timers and the flushes. NIOHTTP2's
 /// `NIOHTTP2ServerConnectionManagementHandler` does the same but costs a handler hop and three
 /// dynamic casts per HTTP/2 event, a tenth of a call's server CPU here.
 final class GRPCConnectionHandler: ChannelInboundHandler {
@@ -22,29 +23,18 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private var machine: GRPCConnectionStateMachine
     private var inReadLoop = false
     private var flushPending = false
-    /// Calls answered later, until their answer (or deadline) is written or the stream closes.
-    private var pending: Set<HTTP2StreamID> = []
-    private let idleTimeout: TimeAmount?
-    private let shutdownGrace: TimeAmount
-    /// When the last read burst ended.
-    private var lastActive = NIODeadline.now()
     private var idleCheck: Scheduled<Void>?
-    /// The highest stream the client opened: GOAWAY's last stream.
-    private var lastStreamID = HTTP2StreamID.rootStream
-    private var quiescing = false
 
     init(
         service: GRPCService, configuration: GRPCConnectionStateMachine.Configuration, idleTimeout: TimeAmount? = nil,
         shutdownGrace: TimeAmount = .seconds(10)
     ) {
         self.service = service
-        self.machine = GRPCConnectionStateMachine(configuration: configuration)
-        self.idleTimeout = idleTimeout
-        self.shutdownGrace = shutdownGrace
+        self.machine = GRPCConnectionStateMachine(configuration: configuration, idleTimeout: idleTimeout, shutdownGrace: shutdownGrace)
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        if let idleTimeout { scheduleIdleCheck(context: context, after: idleTimeout) }
+        if let delay = machine.channelActive(now: .now()) { scheduleIdleCheck(context: context, after: delay) }
         context.fireChannelActive()
     }
 
@@ -58,7 +48,6 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         let frame = unwrapInboundIn(data)
         switch frame.payload {
         case .headers(let headers):
-            if frame.streamID > lastStreamID { lastStreamID = frame.streamID }
             let action = machine.receiveHeaders(frame.streamID, headers.headers, endStream: headers.endStream, now: .now())
             perform(action, context: context)
         case .data(let payload):
@@ -71,7 +60,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         inReadLoop = false
-        if idleTimeout != nil { lastActive = .now() }
+        if machine.idleTimeout != nil { machine.readComplete(now: .now()) }
         if flushPending {
             flushPending = false
             context.flush()
@@ -89,28 +78,32 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
                 if !inReadLoop { context.flush() }
             }
         } else if let closed = event as? StreamClosedEvent {
-            machine.streamClosed(closed.streamID)
-            if !pending.isEmpty { pending.remove(closed.streamID) }
-            if quiescing, machine.openStreams == 0 { flushAndClose(context: context) }
+            perform(machine.streamClosed(closed.streamID), context: context)
         } else if event is ChannelShouldQuiesceEvent {
-            quiesce(context: context)
+            perform(machine.quiesce(), context: context)
         }
         context.fireUserInboundEventTriggered(event)
     }
 
-    /// GOAWAY: no new calls; close once the open ones are answered, or after the grace period.
-    private func quiesce(context: ChannelHandlerContext) {
-        guard !quiescing else { return }
-        quiescing = true
-        write(.rootStream, .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil), context: context)
-        if machine.openStreams == 0 {
+    private func perform(_ action: GRPCConnectionStateMachine.ConnectionAction, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            break
+        case .checkIdleAgain(let delay):
+            scheduleIdleCheck(context: context, after: delay)
+        case .goAwayAndClose(let lastStreamID):
+            write(.rootStream, .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil), context: context)
             flushAndClose(context: context)
-            return
+        case .goAway(let lastStreamID, let grace):
+            // No new calls; the open ones may finish within the grace period.
+            write(.rootStream, .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil), context: context)
+            flushPending = false
+            context.flush()
+            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: grace) { loopBound.value.close(promise: nil) }
+        case .close:
+            flushAndClose(context: context)
         }
-        flushPending = false
-        context.flush()
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.eventLoop.scheduleTask(in: shutdownGrace) { loopBound.value.close(promise: nil) }
     }
 
     /// Closing drops writes not yet flushed, and NIOHTTP2Handler holds back flushes until its
@@ -128,13 +121,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         idleCheck = context.eventLoop.scheduleTask(in: delay) {
             let (handler, context) = loopBound.value
-            guard let idleTimeout = handler.idleTimeout, !handler.quiescing else { return }
-            let quiet = NIODeadline.now() - handler.lastActive
-            if quiet >= idleTimeout, handler.machine.openStreams == 0 {
-                handler.quiesce(context: context)
-            } else {
-                handler.scheduleIdleCheck(context: context, after: max(idleTimeout - quiet, .milliseconds(1)))
-            }
+            handler.perform(handler.machine.idleCheck(now: .now()), context: context)
         }
     }
 
@@ -172,7 +159,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     /// Writes the answer when it comes, unless the stream closed or its deadline passed first.
     private func answerLater(_ streamID: HTTP2StreamID, _ future: EventLoopFuture<GRPCReply>, deadline: NIODeadline?, context: ChannelHandlerContext) {
-        pending.insert(streamID)
+        machine.answerLater(streamID)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let timer = deadline.map { deadline in
             context.eventLoop.scheduleTask(deadline: deadline) {
@@ -191,7 +178,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     }
 
     private func finish(_ streamID: HTTP2StreamID, _ reply: GRPCReply, context: ChannelHandlerContext) {
-        guard pending.remove(streamID) != nil else { return }
+        guard machine.finish(streamID) else { return }
         write(reply, streamID, context: context)
         if !inReadLoop {
             flushPending = false

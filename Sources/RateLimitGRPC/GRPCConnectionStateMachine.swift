@@ -5,7 +5,8 @@ public import NIOHTTP2
 /// The unary calls on one HTTP/2 connection, as a value: frames in, what to do out. It checks
 /// each call's headers, gathers its one length-prefixed message (refusing compressed, oversized,
 /// extra or missing ones) and gives back inbound flow-control credit, which NIOHTTP2 leaves to
-/// its user when no stream multiplexer sits above it.
+/// its user when no stream multiplexer sits above it. It also decides when the connection ends
+/// (idle, or GOAWAY on quiesce), with the time as an input.
 public struct GRPCConnectionStateMachine {
     public struct Configuration: Sendable {
         /// The largest request message accepted (gRPC's default: 4 MiB).
@@ -33,11 +34,40 @@ public struct GRPCConnectionStateMachine {
         case refuse(HTTP2StreamID, GRPCRequestHead.Rejection, resetStream: Bool)
     }
 
-    public let configuration: Configuration
-    private(set) var streams: [HTTP2StreamID: StreamState] = [:]
+    /// What the connection as a whole is to do.
+    enum ConnectionAction: Equatable {
+        case none
+        /// Check for idleness again after this long.
+        case checkIdleAgain(in: TimeAmount)
+        /// Send GOAWAY naming the last stream opened, then close (no call is open).
+        case goAwayAndClose(lastStreamID: HTTP2StreamID)
+        /// Send GOAWAY, then close after `closeAfter` unless the open calls end first.
+        case goAway(lastStreamID: HTTP2StreamID, closeAfter: TimeAmount)
+        /// Close: the last open call of a quiescing connection ended.
+        case close
+    }
 
-    public init(configuration: Configuration = Configuration()) {
+    public let configuration: Configuration
+    /// A connection without open streams for this long is closed; nil: never.
+    let idleTimeout: TimeAmount?
+    /// After GOAWAY, how long open calls may take before the connection is closed.
+    let shutdownGrace: TimeAmount
+    private(set) var streams: [HTTP2StreamID: StreamState] = [:]
+    /// GOAWAY was sent: no new calls; close once the open ones end.
+    private(set) var quiescing = false
+    /// The highest stream the client opened: GOAWAY's last stream.
+    private(set) var lastStreamID = HTTP2StreamID.rootStream
+    /// When the last read burst ended.
+    private var lastActive = NIODeadline.uptimeNanoseconds(0)
+    /// Calls answered later, until their answer (or deadline) is written or the stream closes.
+    private var pending: Set<HTTP2StreamID> = []
+
+    public init(
+        configuration: Configuration = Configuration(), idleTimeout: TimeAmount? = nil, shutdownGrace: TimeAmount = .seconds(10)
+    ) {
         self.configuration = configuration
+        self.idleTimeout = idleTimeout
+        self.shutdownGrace = shutdownGrace
     }
 
     /// How many streams are open (for tests and the idle logic).
@@ -46,6 +76,7 @@ public struct GRPCConnectionStateMachine {
     public mutating func receiveHeaders(
         _ streamID: HTTP2StreamID, _ headers: HPACKHeaders, endStream: Bool, now: NIODeadline
     ) -> Action {
+        if streamID > lastStreamID { lastStreamID = streamID }
         if let state = streams[streamID] {
             // Trailers from the client: a unary request may end with them.
             guard case .receiving = state else { return .none }
@@ -99,9 +130,54 @@ public struct GRPCConnectionStateMachine {
         return false
     }
 
-    /// The stream closed (answered, reset by either side, or the connection went away).
-    public mutating func streamClosed(_ streamID: HTTP2StreamID) {
+    /// The stream closed (answered, reset by either side, or the connection went away); a
+    /// quiescing connection closes with its last call.
+    @discardableResult
+    mutating func streamClosed(_ streamID: HTTP2StreamID) -> ConnectionAction {
         streams.removeValue(forKey: streamID)
+        if !pending.isEmpty { pending.remove(streamID) }
+        return quiescing && streams.isEmpty ? .close : .none
+    }
+
+    // MARK: the connection
+
+    /// The channel became active at `now`: the delay of the first idle check, if any.
+    mutating func channelActive(now: NIODeadline) -> TimeAmount? {
+        lastActive = now
+        return idleTimeout
+    }
+
+    /// A read burst ended at `now`.
+    mutating func readComplete(now: NIODeadline) {
+        lastActive = now
+    }
+
+    /// The idle timer fired at `now`: a connection with no open call that read nothing for
+    /// `idleTimeout` quiesces; otherwise check again when it could be idle.
+    mutating func idleCheck(now: NIODeadline) -> ConnectionAction {
+        guard let idleTimeout, !quiescing else { return .none }
+        let quiet = now - lastActive
+        if quiet >= idleTimeout, streams.isEmpty { return quiesce() }
+        return .checkIdleAgain(in: max(idleTimeout - quiet, .milliseconds(1)))
+    }
+
+    /// Shutdown began (or the connection is idle): GOAWAY, no new calls.
+    mutating func quiesce() -> ConnectionAction {
+        guard !quiescing else { return .none }
+        quiescing = true
+        guard streams.isEmpty else { return .goAway(lastStreamID: lastStreamID, closeAfter: shutdownGrace) }
+        return .goAwayAndClose(lastStreamID: lastStreamID)
+    }
+
+    /// The call on `streamID` is answered later.
+    mutating func answerLater(_ streamID: HTTP2StreamID) {
+        pending.insert(streamID)
+    }
+
+    /// A later answer (or its deadline) came: true when it is still to be written (once, and
+    /// not after its stream closed).
+    mutating func finish(_ streamID: HTTP2StreamID) -> Bool {
+        pending.remove(streamID) != nil
     }
 
     /// The refusal the message prefix calls for, if any.

@@ -83,7 +83,12 @@ final class RedisConnection: Sendable {
         attempt.whenComplete { result in
             switch result {
             case .failure(let error): promise.fail(error)
-            case .success: self.sendOnLoop(bytes, deadline: deadline) { promise.completeWith($0) }
+            case .success:
+                // A command whose deadline passed while connecting has had its answer (timeout).
+                // Writing it anyway would make the new channel's watchdog close it at once, and
+                // under steady traffic a connect slower than `timeout_ms` would never stay up.
+                guard NIODeadline.now() < deadline else { return promise.fail(RedisConnectionError.timeout) }
+                self.sendOnLoop(bytes, deadline: deadline) { promise.completeWith($0) }
             }
         }
     }

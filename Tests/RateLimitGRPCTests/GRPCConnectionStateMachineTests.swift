@@ -155,6 +155,58 @@ import Testing
         #expect(machine.receiveData(HTTP2StreamID(3), framed([1]), endStream: true) == .none)
     }
 
+    // MARK: the connection
+
+    @Test func anIdleConnectionIsSentGoAwayAndClosed() {
+        var machine = Machine(idleTimeout: .seconds(30))
+        #expect(machine.channelActive(now: now) == .seconds(30))
+        #expect(machine.idleCheck(now: now + .seconds(10)) == .checkIdleAgain(in: .seconds(20)))
+        machine.readComplete(now: now + .seconds(20))
+        #expect(machine.idleCheck(now: now + .seconds(30)) == .checkIdleAgain(in: .seconds(20)))
+        // An open call keeps it open.
+        _ = machine.receiveHeaders(stream, headers(), endStream: false, now: now)
+        #expect(machine.idleCheck(now: now + .seconds(60)) == .checkIdleAgain(in: .milliseconds(1)))
+        #expect(machine.streamClosed(stream) == .none)
+        #expect(machine.idleCheck(now: now + .seconds(60)) == .goAwayAndClose(lastStreamID: stream))
+        #expect(machine.quiescing)
+        #expect(machine.idleCheck(now: now + .seconds(90)) == .none)  // no more checks
+    }
+
+    @Test func withoutAnIdleTimeoutThereIsNoIdleCheck() {
+        var machine = Machine()
+        #expect(machine.channelActive(now: now) == nil)
+        #expect(machine.idleCheck(now: now + .seconds(3600)) == .none)
+    }
+
+    /// GOAWAY names the last stream the client opened; the connection closes with the last open
+    /// call (or after the grace, which the handler's timer enforces).
+    @Test func quiesceSendsGoAwayAndClosesWithTheLastCall() {
+        var machine = Machine(shutdownGrace: .seconds(5))
+        _ = machine.receiveHeaders(HTTP2StreamID(3), headers(), endStream: false, now: now)
+        _ = machine.receiveHeaders(stream, headers(), endStream: false, now: now)
+        #expect(machine.quiesce() == .goAway(lastStreamID: HTTP2StreamID(3), closeAfter: .seconds(5)))
+        #expect(machine.quiesce() == .none)
+        #expect(machine.streamClosed(stream) == .none)
+        #expect(machine.streamClosed(HTTP2StreamID(3)) == .close)
+    }
+
+    @Test func quiesceClosesAConnectionWithoutCallsAtOnce() {
+        var machine = Machine()
+        #expect(machine.quiesce() == .goAwayAndClose(lastStreamID: .rootStream))
+    }
+
+    /// A later answer is written once: not again when its deadline passes, nor after its stream
+    /// closed.
+    @Test func aLaterAnswerIsWrittenOnce() {
+        var machine = Machine()
+        machine.answerLater(stream)
+        #expect(machine.finish(stream) == true)
+        #expect(machine.finish(stream) == false)
+        machine.answerLater(HTTP2StreamID(3))
+        machine.streamClosed(HTTP2StreamID(3))
+        #expect(machine.finish(HTTP2StreamID(3)) == false)
+    }
+
     @Test func grpcMessagesArePercentEncoded() {
         #expect(GRPCStatus(.internalError, "plain text").encodedMessage == "plain text")
         #expect(GRPCStatus(.internalError, "100% ünïcode\n").encodedMessage == "100%25 %C3%BCn%C3%AFcode%0A")
