@@ -197,7 +197,7 @@ struct ContinueOrderTests {
     @Test func continueFollowsEarlierAnswers() async throws {
         let redis = try RedisServerProcess()
         defer { redis.stop() }
-        try await withTestApp(config: RedisBackendTests.config(redis, onFailure: "deny")) { sluice throws in
+        try await withTestApp(config: RedisBackendTests.config(redis, onFailure: "deny", timeoutMilliseconds: 2_000)) { sluice throws in
             let body = #"{"rule":"api","key":"e"}"#
             let client = try sluice.client()
             try client.send(Array((

@@ -5,11 +5,13 @@ import Testing
 /// `sluice serve` with `backend.type: redis` on a real redis-server, over the real socket.
 @Suite(.serialized, .enabled(if: RedisServerProcess.executable != nil || RedisServerProcess.toolsRequired))
 struct RedisBackendTests {
-    static func config(_ redis: RedisServerProcess, onFailure: String) -> String {
+    /// - Parameter timeoutMilliseconds: short where a test is about the timeout; long where it
+    ///   is about sharing state, so a busy test machine cannot turn an answer into a 503.
+    static func config(_ redis: RedisServerProcess, onFailure: String, timeoutMilliseconds: Int = 100) -> String {
         """
         backend:
           type: redis
-          redis: { url: "\(redis.url)", timeout_ms: 100, on_failure: \(onFailure) }
+          redis: { url: "\(redis.url)", timeout_ms: \(timeoutMilliseconds), on_failure: \(onFailure) }
         rules:
           - { name: login, algorithm: sliding_window, limit: 3, period: 1h }
           - { name: api, algorithm: token_bucket, limit: 100, period: 1s }
@@ -27,7 +29,7 @@ struct RedisBackendTests {
         defer { cluster?.stop() ?? sentinels?.stop() ?? redis.stop() }
         func quoted(_ addresses: [String]) -> String { addresses.map { "\"\($0)\"" }.joined(separator: ", ") }
         let url = "url: \"\(redis.url)\""
-        var config = Self.config(redis, onFailure: "deny")
+        var config = Self.config(redis, onFailure: "deny", timeoutMilliseconds: 2_000)
         if let cluster { config = config.replacingOccurrences(of: url, with: "cluster: { addresses: [\(quoted(cluster.addresses))] }") }
         if let sentinels {
             let section = "sentinel: { master: \(RedisSentinelGroup.masterName), addresses: [\(quoted(sentinels.addresses))] }"
@@ -61,8 +63,9 @@ struct RedisBackendTests {
     @Test func reportsAreSharedThroughRedisAndAnIDCountsOnceAcrossSidecars() async throws {
         let redis = try RedisServerProcess()
         defer { redis.stop() }
-        try await withTestApp(config: Self.config(redis, onFailure: "deny")) { a throws in
-            try await withTestApp(config: Self.config(redis, onFailure: "deny")) { b throws in
+        let config = Self.config(redis, onFailure: "deny", timeoutMilliseconds: 2_000)
+        try await withTestApp(config: config) { a throws in
+            try await withTestApp(config: config) { b throws in
                 let first = try a.api("POST", "/v1/report", body: #"{"rule":"login","key":"alice","cost":5,"id":"job-1"}"#)
                 #expect(first.status == 200 && first.text.contains(#""duplicate":false"#) && first.text.contains(#""debt":2"#), "\(first.text)")
                 #expect(try b.api("POST", "/v1/check", body: #"{"rule":"login","key":"alice"}"#).status == 429)

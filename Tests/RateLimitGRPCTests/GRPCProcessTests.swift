@@ -51,7 +51,7 @@ import Testing
     @Test func twoSidecarsShareEnvoyLimitsThroughRedis() async throws {
         let redis = try RedisServerProcess()
         defer { redis.stop() }
-        let config = "backend:\n  type: redis\n  redis: { url: \"\(redis.url)\", timeout_ms: 200, on_failure: deny }\n"
+        let config = "backend:\n  type: redis\n  redis: { url: \"\(redis.url)\", timeout_ms: 2000, on_failure: deny }\n"
             + grpcRulesYAML
         let sockets = TemporaryDirectory()
         defer { sockets.remove() }
