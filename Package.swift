@@ -54,6 +54,9 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            // The Lua scripts' fragments, embedded as byte arrays (PackageResources); LuaScripts.swift
+            // composes the scripts from them.
+            resources: [.embedInCode("Lua")],
             swiftSettings: strict
         ),
         .target(
@@ -102,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "Sluice",
             dependencies: [
-                "SluiceApp", "RateLimitCore", "RateLimitConfig", "RateLimitHTTP", "SluiceInject",
+                "SluiceApp", "RateLimitCore", "RateLimitConfig", "RateLimitHTTP", "RateLimitRedis", "SluiceInject",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -114,7 +117,7 @@ let package = Package(
         .target(
             name: "RateLimitTestSupport",
             dependencies: [
-                "RateLimitCore", "SluiceApp",
+                "RateLimitCore", "RateLimitRedis", "SluiceApp",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -79,7 +79,7 @@ extension Algorithms {
             let elapsed = now - window * period
             let (current, previous) = slidingCounts(state, window: window)
             // ⌈previous·(period − elapsed)/period⌉ = previous − ⌊previous·elapsed/period⌋: the
-            // previous window's weight in whole units (see LuaScripts, sliding_window).
+            // previous window's weight in whole units (see Lua/sliding_window.lua).
             let carried = previous - Wide.floorDiv(Int128(previous) * Int128(elapsed), period)
             let used = adjusted(current, by: cost, ceiling: (1 + maxDebtCapacities) * limits.limit - carried)
             (next, debt) = (KeyState(high: window, low: used << 32 | previous), max(used + carried - limits.limit, 0))

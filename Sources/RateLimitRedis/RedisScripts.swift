@@ -1,6 +1,7 @@
 import RateLimitCore
 
-/// The Lua scripts the store runs (their text and KEYS/ARGV contracts are in `LuaScripts`).
+/// The Lua scripts the store runs (their text and KEYS/ARGV contracts are in `Lua/*.lua`, composed by
+/// `LuaScripts`).
 enum Script: String, CaseIterable, Sendable {
     case tokenBucket, slidingWindow, fixedWindow, leakyBucket, batch, multi, report, leaseAcquire, leaseRelease
 
@@ -14,18 +15,18 @@ enum Script: String, CaseIterable, Sendable {
         }
     }
 
-    var source: String {
-        switch self {
-        case .tokenBucket: LuaScripts.tokenBucket
-        case .slidingWindow: LuaScripts.slidingWindow
-        case .fixedWindow: LuaScripts.fixedWindow
-        case .leakyBucket: LuaScripts.leakyBucket
-        case .batch: LuaScripts.batch
-        case .multi: LuaScripts.multi
-        case .report: LuaScripts.report
-        case .leaseAcquire: LeaseScripts.acquire
-        case .leaseRelease: LeaseScripts.release
-        }
+    /// The script's text, as embedded from `Lua/` (composed by `LuaScripts`).
+    var source: String { LuaScripts.source(of: self) }
+}
+
+extension RedisStore {
+    /// The names of the Lua scripts the store runs (`tokenBucket`, … `batch`, `multi`, `report`).
+    public static var scriptNames: [String] { Script.allCases.map(\.rawValue) }
+
+    /// The text of the script named `name` (one of `scriptNames`), exactly as the store loads it;
+    /// nil for another name. For `sluice lua-script`, which scripts/bench and the tests use.
+    public static func scriptSource(named name: String) -> String? {
+        Script(rawValue: name)?.source
     }
 }
 

@@ -5,7 +5,7 @@ public import RateLimitCore
 /// a concurrency rule never reaches Redis (`DecisionPipeline` refuses it): leases are acquired
 /// one check at a time.
 extension RedisStore {
-    /// A concurrency key's two Redis keys (see `LeaseScripts`), beside its state key.
+    /// A concurrency key's two Redis keys (see `Lua/lease_functions.lua`), beside its state key.
     static func leaseKeys(_ stateKey: String) -> [String] {
         [stateKey + ":leases", stateKey + ":ids"]
     }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import RateLimitHTTP
 import SluiceApp
 
 struct Check: ParsableCommand {
@@ -15,19 +14,7 @@ struct Check: ParsableCommand {
     var cost: Int64 = 1
 
     func run() throws {
-        do {
-            let client = try BlockingHTTPClient(unixSocket: socket)
-            let body = "{\"rule\":\(JSONWriter.quoted(rule)),\"key\":\(JSONWriter.quoted(key)),\"cost\":\(cost)}"
-            let response = try client.request("POST", "/v1/check", body: body)
-            print(response.text)
-            switch response.status {
-            case 200: return
-            case 429: throw ExitCode(1)
-            default: throw ExitCode(2)
-            }
-        } catch let failure as BlockingHTTPClient.Failure {
-            printError("sluice check: \(failure.description)")
-            throw ExitCode(2)
-        }
+        let status = CheckRun.run(socket: socket, rule: rule, key: key, cost: cost)
+        if status != 0 { throw ExitCode(status) }
     }
 }

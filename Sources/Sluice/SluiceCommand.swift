@@ -11,6 +11,6 @@ struct SluiceCommand: AsyncParsableCommand {
         commandName: "sluice",
         abstract: "A rate-limiter sidecar: answers \"may this key spend this much now?\" over a Unix socket.",
         version: version,
-        subcommands: [Serve.self, Check.self, Validate.self, Replay.self, Inject.self]
+        subcommands: [Serve.self, Check.self, Validate.self, Replay.self, Inject.self, LuaScript.self]
     )
 }

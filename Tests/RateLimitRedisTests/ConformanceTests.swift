@@ -7,7 +7,7 @@ import Testing
 /// by the Lua scripts in a real redis-server (on the same virtual clock) give the same answers.
 /// Redis reports times in µs, so the memory store's ns are compared rounded up to µs.
 /// With a caller-set time the scripts write no TTL (PX runs on Redis's real clock, not the
-/// virtual one); the TTLs themselves are checked by tools/checks/lua_check.py.
+/// virtual one); the TTLs themselves are checked by LuaTraceTests.
 @Suite(.enabled(if: redisAvailable), .serialized) struct ConformanceTests {
     static func rules(_ rng: inout SeededGenerator) -> [Rule] {
         let periods: [Int64] = [1 * ms, 250 * ms, 1 * second, 60 * second, 3600 * second, 366 * 86_400 * second]

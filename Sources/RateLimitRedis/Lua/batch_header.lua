@@ -1,0 +1,17 @@
+-- Sluice: N rate-limit decisions decided atomically, as MemoryStore.decideBatch: items are
+-- evaluated in order (a repeated key sees the earlier items' pending consumption); the batch
+-- is allowed only if every non-shadow item is allowed; when allowed and commit = "1" the new
+-- states are stored; when denied nothing is stored and each item's answer is its own verdict
+-- against the unchanged state, with remaining and reset_after of that state as it is (what
+-- cost 0 reports), retry_after 0 when allowed, and delay 0. Time is in integer µs.
+--
+-- KEYS[i]  item i's state key (opaque here; a key may repeat)
+-- ARGV[1]  commit     "1": consume when the batch is allowed; "0": status only, never writes
+-- ARGV[2]  now_us     "" = Redis TIME (sec * 1e6 + usec); else an integer 0..2^53-1 (tests)
+-- then 6 per item, from ARGV[3 + 6(i-1)]:
+--          code       1 token_bucket, 2 sliding_window, 3 fixed_window, 4 leaky_bucket
+--          limit, period_us, burst, cost   as in the single-key scripts
+--          shadow     "1": the item's denial does not deny the batch; "0" otherwise
+--
+-- Returns {all_allowed (1/0), now_us, then per item: allowed, remaining, reset_after_us,
+-- retry_after_us, delay_us}: integers below 2^53 (larger times are clamped to 2^53-1 µs).

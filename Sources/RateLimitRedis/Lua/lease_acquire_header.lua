@@ -1,0 +1,14 @@
+-- Sluice: one check on a concurrency rule, as Algorithms.lease: cost 1 acquires a lease when
+-- fewer than limit are held at now, cost 0 peeks. Time is in integer µs.
+--
+-- KEYS[1]  the key's leases: a sorted set of lease ids scored by expiry (µs)
+-- KEYS[2]  the key's ids: a hash {first, next}
+-- ARGV[1]  limit      integer 1..1e9: leases in flight at most
+-- ARGV[2]  ttl_us     integer 1000..31622400000000: a lease's life (lease_ttl)
+-- ARGV[3]  cost       0 (peek) or 1 (acquire)
+-- ARGV[4]  commit     "1": grant when allowed; "0": status only, never writes
+-- ARGV[5]  now_us     "" = Redis TIME (sec * 1e6 + usec); else an integer 0..2^53-1 (tests)
+--
+-- Returns {allowed (1/0), remaining, reset_after_us, retry_after_us, lease (0: none), now_us}.
+-- Writes only when a lease is granted (commit = "1"): drops the expired leases, adds the new
+-- one, and (on the Redis clock) sets both keys' PX to the new lease's expiry, the last one.

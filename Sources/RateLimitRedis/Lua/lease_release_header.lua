@@ -1,0 +1,9 @@
+-- Sluice: frees one lease of a concurrency rule's key, as LeaseSet.release. Time in µs.
+--
+-- KEYS[1], KEYS[2]  the key's leases and ids, as in the acquire script
+-- ARGV[1]  lease      integer 0..2^53-1: the id to free
+-- ARGV[2]  limit      integer 1..1e9
+-- ARGV[3]  now_us     "" = Redis TIME; else an integer 0..2^53-1 (tests)
+--
+-- Returns {outcome, remaining, reset_after_us, now_us}: outcome 1 released, 2 not held (it was
+-- granted for this key, and released already or expired), 3 never granted for this key.

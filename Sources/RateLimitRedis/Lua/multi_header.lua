@@ -1,0 +1,14 @@
+-- Sluice: N independent rate-limit decisions in one call (checks that arrived together on one
+-- connection, coalesced): item i is decided exactly as the single-key script would decide it
+-- if called alone, in order, so a repeated key sees the earlier items' writes. One item's
+-- denial does not affect another's. Time is in integer µs, one clock reading for all items.
+--
+-- KEYS[i]  item i's state key (opaque here; a key may repeat)
+-- ARGV[1]  now_us     "" = Redis TIME (sec * 1e6 + usec); else an integer 0..2^53-1 (tests)
+-- then 6 per item, from ARGV[2 + 6(i-1)]:
+--          code       1 token_bucket, 2 sliding_window, 3 fixed_window, 4 leaky_bucket
+--          limit, period_us, burst, cost   as in the single-key scripts
+--          commit     "1": consume when allowed; "0": status only, never writes
+--
+-- Returns {now_us, then per item: allowed, remaining, reset_after_us, retry_after_us,
+-- delay_us}: integers below 2^53 (larger times are clamped to 2^53-1 µs).

@@ -1,0 +1,19 @@
+-- Sluice: one report (POST /v1/report): usage that already happened, recorded without a
+-- decision, as RateLimiter.report and Algorithms.report: it may put the key into debt (at most
+-- one capacity), a negative cost refunds (never above a fresh key's quota), and an id seen
+-- within its TTL records nothing again. Time is in integer µs.
+--
+-- KEYS[1]  the key's state key (opaque here)
+-- KEYS[2]  optional: the report id's key (SET NX PX: the id was seen when it exists)
+-- ARGV[1]  code       1 token_bucket, 2 sliding_window, 3 fixed_window, 4 leaky_bucket
+-- ARGV[2]  limit, ARGV[3] period_us, ARGV[4] burst   as in the single-key scripts
+-- ARGV[5]  cost       integer -1e9..1e9 (negative: a refund)
+-- ARGV[6]  now_us     "" = Redis TIME (sec * 1e6 + usec); else an integer 0..2^53-1 (tests)
+-- ARGV[7]  id_ttl_ms  integer 1..2^31-1: how long KEYS[2] is kept (ignored without it)
+--
+-- Returns {duplicate (1/0), remaining, reset_after_us, retry_after_us, debt, now_us}: the
+-- key's state after the report (remaining and reset_after as cost 0 reports them,
+-- retry_after for cost 1), integers below 2^53.
+--
+-- Writes the state (SET with PX, or DEL once it equals a new key's) unless cost is 0 or the
+-- id is a duplicate.

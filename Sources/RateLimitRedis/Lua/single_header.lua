@@ -1,0 +1,18 @@
+-- Sluice: one rate-limit decision for one key, by the one algorithm this script defines
+-- (token_bucket, sliding_window, fixed_window or leaky_bucket: see ALGORITHMS below).
+-- Decides exactly as Sluice's memory store (Algorithms.swift), with time in integer µs.
+--
+-- KEYS[1]  the key's state key (opaque here)
+-- ARGV[1]  limit      integer 1..1e9: units granted per period
+-- ARGV[2]  period_us  integer 1000..31622400000000 (1 ms .. 366 d)
+-- ARGV[3]  burst      token bucket: capacity 1..1e9; leaky bucket: queue 0..1e9;
+--                     windows: the limit (unused, but part of the stored state's prefix)
+-- ARGV[4]  cost       integer 0..1e9, at most the rule's capacity (the caller checks); 0 = peek
+-- ARGV[5]  commit     "1": consume when allowed; "0": status only, never writes
+-- ARGV[6]  now_us     "" = Redis TIME (sec * 1e6 + usec); else an integer 0..2^53-1 (tests)
+--
+-- Returns {allowed (1/0), remaining, reset_after_us, retry_after_us, delay_us, now_us}:
+-- integers below 2^53 (a time that would be larger is clamped to 2^53-1 µs ≈ 285 years).
+--
+-- Writes (SET with PX) only when commit = "1", the request is allowed and cost > 0. A denial,
+-- a peek or a status call leaves the key and its TTL untouched.
