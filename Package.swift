@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "RateLimitHTTP", targets: ["RateLimitHTTP"]),
         .library(name: "RateLimitRedis", targets: ["RateLimitRedis"]),
         .library(name: "RateLimitGRPC", targets: ["RateLimitGRPC"]),
+        .library(name: "SluiceApp", targets: ["SluiceApp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -76,23 +77,23 @@ let package = Package(
         ),
         .target(
             name: "RateLimitHTTP",
+            // A transport: metrics, reload, readiness and the socket file are the app's.
             dependencies: [
-                "RateLimitCore", "RateLimitConfig", "RateLimitMetrics",
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                "RateLimitCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
         .target(name: "SluiceInject", dependencies: ["YAML"], swiftSettings: strict),
-        .executableTarget(
-            name: "Sluice",
+        // The whole app as a function (options, clock, logger -> services); tests build it in-process.
+        .target(
+            name: "SluiceApp",
             dependencies: [
                 "RateLimitCore", "RateLimitConfig", "RateLimitMetrics", "RateLimitHTTP", "RateLimitRedis", "RateLimitGRPC", "SluiceInject",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -101,12 +102,26 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "Sluice",
+            dependencies: [
+                "SluiceApp", "RateLimitCore", "RateLimitConfig", "RateLimitHTTP", "RateLimitRedis", "SluiceInject",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "RateLimitTestSupport",
             dependencies: [
-                "RateLimitCore", "RateLimitHTTP", "RateLimitRedis",
+                "RateLimitCore", "RateLimitRedis", "SluiceApp",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -126,7 +141,7 @@ let package = Package(
         .testTarget(
             name: "RateLimitGRPCTests",
             dependencies: [
-                "RateLimitGRPC", "RateLimitCore", "RateLimitConfig", "RateLimitHTTP", "RateLimitTestSupport",
+                "RateLimitGRPC", "RateLimitCore", "RateLimitConfig", "RateLimitHTTP", "RateLimitTestSupport", "SluiceApp",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -153,7 +168,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["RateLimitCore", "RateLimitHTTP", "RateLimitTestSupport", "Sluice"],
+            dependencies: ["RateLimitCore", "RateLimitHTTP", "RateLimitTestSupport", "SluiceApp", "Sluice"],
             swiftSettings: strict
         ),
     ],

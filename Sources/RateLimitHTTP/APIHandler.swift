@@ -1,17 +1,14 @@
 public import NIOCore
-import Prometheus
-import RateLimitConfig
 public import RateLimitCore
-public import RateLimitMetrics
 
 /// The Unix-socket API (DESIGN.md §3): checks, statuses and resets go through the decision
 /// pipeline (answered now in memory, later by a remote store); the admin endpoints answer now.
 public final class APIHandler: Sendable {
-    enum Endpoint: String, CaseIterable {
+    public enum Endpoint: String, Sendable, CaseIterable {
         case check, status, reset, rules, reload, top, report, release
 
-        /// Its position in `allCases` (and `durations`), without building `allCases` per request.
-        var position: Int {
+        /// Its position in `allCases`, without building `allCases` per request.
+        public var position: Int {
             switch self {
             case .check: 0
             case .status: 1
@@ -27,10 +24,10 @@ public final class APIHandler: Sendable {
 
     let pipeline: DecisionPipeline
     var limiter: RateLimiter { pipeline.limiter }
-    let metrics: SluiceMetrics
-    let reloader: ConfigReloader?
+    let observer: (any APIObserver)?
+    let parseRule: RuleParser
+    let reloader: (any RulesReloading)?
     let adminEnabled: Bool
-    let durations: [DurationHistogram]
 
     /// What a request asks once routed: an answer already written, or the pipeline's work.
     private enum Routed {
@@ -42,12 +39,17 @@ public final class APIHandler: Sendable {
     }
 
     /// - Parameter adminEnabled: false turns off `/v1/rules*` and `/v1/reload` (`--no-admin`).
-    public init(pipeline: DecisionPipeline, metrics: SluiceMetrics, reloader: ConfigReloader?, adminEnabled: Bool = true) {
+    /// - Parameter parseRule: validates a `PUT /v1/rules/{name}` body as the configuration file's
+    ///   rule (the app passes RateLimitConfig's, whose errors name JSON paths).
+    public init(
+        pipeline: DecisionPipeline, observer: (any APIObserver)? = nil, parseRule: @escaping RuleParser,
+        reloader: (any RulesReloading)?, adminEnabled: Bool = true
+    ) {
         self.pipeline = pipeline
-        self.metrics = metrics
+        self.observer = observer
+        self.parseRule = parseRule
         self.reloader = reloader
         self.adminEnabled = adminEnabled
-        self.durations = Endpoint.allCases.map { metrics.duration(endpoint: $0.rawValue) }
     }
 
     /// Answers one request: now, or later when a remote store decides it.
@@ -148,7 +150,7 @@ public final class APIHandler: Sendable {
     }
 
     private func record(_ endpoint: Endpoint, since started: NIODeadline) {
-        durations[endpoint.position].recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+        observer?.answered(endpoint, nanoseconds: (NIODeadline.now() - started).nanoseconds)
     }
 
     private func render(
@@ -204,7 +206,7 @@ public final class APIHandler: Sendable {
                 response.body.writeDecimal(Int64(count))
                 response.body.writeStaticString("}")
             case .failure(let error):
-                throw error
+                throw error.apiError
             }
             return .answered(.reload)
         case "/v1/rules":
@@ -333,7 +335,7 @@ public final class APIHandler: Sendable {
             guard let rule = limiter.rules[name] else { throw APIError(.notFound, "unknown rule \"\(name)\"") }
             response.body.writeRule(rule)
         case .put:
-            let rule = try Self.decodeRule(request.body, name: name)
+            let rule = try Self.decodeRule(request.body, name: name, parse: parseRule)
             // Read, change and install as one step: concurrent PUTs all land (red team 2, F11).
             var existed = false
             do {
@@ -362,7 +364,7 @@ public final class APIHandler: Sendable {
     }
 
     /// A rule from a JSON body with the configuration file's fields; the name comes from the path.
-    static func decodeRule(_ body: ByteBuffer, name: String) throws(APIError) -> Rule {
+    static func decodeRule(_ body: ByteBuffer, name: String, parse: RuleParser) throws(APIError) -> Rule {
         guard case .object(var fields) = try parseObject(body) else {
             throw .badRequest("the body must be a JSON object with the rule's fields")
         }
@@ -372,9 +374,9 @@ public final class APIHandler: Sendable {
             fields.insert(("name", .string(name)), at: 0)
         }
         do {
-            return try ConfigLoader.parseRule(JSONValue.object(fields))
+            return try parse(JSONValue.object(fields))
         } catch {
-            throw .badRequest(error.description)
+            throw .badRequest("\(error)")
         }
     }
 }

@@ -7,6 +7,19 @@ public enum ConnectionRejection: String, Sendable, CaseIterable {
     case idleDrained = "idle_drained"
     /// Every connection was busy answering: the new one was closed.
     case allBusy = "all_busy"
+
+    /// Its position in `allCases`, without building `allCases` per connection.
+    public var position: Int {
+        switch self {
+        case .idleDrained: 0
+        case .allBusy: 1
+        }
+    }
+}
+
+/// The listeners whose connections are counted (the `listener` label).
+public enum ConnectionListener: String, Sendable, CaseIterable {
+    case api, metrics, grpc
 }
 
 /// What a listener reports about its connections (metrics live behind it).
@@ -123,6 +136,20 @@ public final class ConnectionRegistry: Sendable {
         // Returns once every connection's loop has run the event: a request read after this
         // (say, once the listener is closed) is answered with `Connection: close`.
         for future in delivered { try? await future.get() }
+    }
+
+    /// Waits until every connection open now has closed, or `timeout` has passed (awaited on the
+    /// connections' close futures, not polled); true when they all closed.
+    public func allClosed(within timeout: TimeAmount) async -> Bool {
+        let channels = slots.withLock { $0.values.map(\.channel) }
+        guard let loop = channels.first?.eventLoop else { return true }
+        let done = loop.makePromise(of: Bool.self)
+        // Both complete `done` on `loop`; the later one finds it fulfilled and changes nothing.
+        EventLoopFuture.andAllComplete(channels.map(\.closeFuture), on: loop).whenComplete { _ in done.succeed(true) }
+        let timer = loop.scheduleTask(in: timeout) { done.succeed(false) }
+        let closed = (try? await done.futureResult.get()) ?? false
+        timer.cancel()
+        return closed
     }
 
     /// Closes every connection now.

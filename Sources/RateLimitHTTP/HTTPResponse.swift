@@ -48,6 +48,13 @@ public struct HTTPResponse: Sendable {
         self.body = body
     }
 
+    /// Makes this an error answer: `status` and the body `{"error":"…"}`.
+    public mutating func fail(_ status: HTTPStatus, _ message: String) {
+        self.status = status
+        body.clear()
+        body.writeError(message)
+    }
+
     public mutating func addHeader(_ name: StaticString, _ value: String) {
         headers.writeStaticString(name)
         headers.writeStaticString(": ")

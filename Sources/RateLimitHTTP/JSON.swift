@@ -1,6 +1,5 @@
 public import NIOCore
-public import RateLimitConfig
-import RateLimitCore
+public import RateLimitCore
 
 /// A parsed JSON value: the configuration's neutral tree, so an admin body is validated as
 /// the tree it is (objects keep their fields in order, so duplicates can be detected).
@@ -214,6 +213,17 @@ public struct JSONParser {
             i += 1
         }
         return v
+    }
+}
+
+/// JSON text outside a response (log lines, `replay`, `check`), escaped by the one escaper
+/// the responses use.
+public enum JSONWriter {
+    /// `s` as a JSON string literal, quotes included.
+    public static func quoted(_ s: String) -> String {
+        var buffer = ByteBufferAllocator().buffer(capacity: s.utf8.count + 2)
+        buffer.writeJSONString(s)
+        return String(buffer: buffer)
     }
 }
 

@@ -1,14 +1,10 @@
 public import Logging
 public import NIOCore
 import NIOPosix
-public import RateLimitCore
-public import ServiceLifecycle
 
 /// Where and how the server listens.
 public struct ServerSettings: Sendable {
     public var socketPath: String
-    /// Permission bits of the socket file.
-    public var socketMode: UInt32 = 0o660
     public var metricsHost: String = "127.0.0.1"
     public var metricsPort: Int = 9780
     public var maxConnections = 1024
@@ -18,8 +14,6 @@ public struct ServerSettings: Sendable {
     public var requestTimeout: TimeAmount = .seconds(10)
     /// How long shutdown waits for connections to finish what they are answering.
     public var shutdownTimeout: TimeAmount = .seconds(10)
-    /// How often idle keys are evicted.
-    public var sweepInterval: TimeAmount = .seconds(10)
     public var limits = HTTPRequestParser.Limits.default
     /// Connections to the metrics/health listener. Probes keep working at the cap: the
     /// longest-idle connection is drained to admit a new one.
@@ -31,98 +25,93 @@ public struct ServerSettings: Sendable {
     /// The event loops of the metrics/health listener (nil: the API's). A loop of its own keeps
     /// a flood of `/metrics` scrapes on the network-reachable port from delaying the API.
     public var metricsGroup: (any EventLoopGroup)?
-    /// Told how many idle keys each sweep evicted.
-    public var sweepObserver: @Sendable (Int) -> Void = { _ in }
-    /// Reports connection counts and rejections per listener (`api`, `metrics`).
-    public var connectionObserver: @Sendable (String) -> ConnectionObserver = { _ in .none }
+    /// Reports connection counts and rejections per listener (`.api`, `.metrics`).
+    public var connectionObserver: @Sendable (ConnectionListener) -> ConnectionObserver = { _ in .none }
 
     public init(socketPath: String) {
         self.socketPath = socketPath
     }
 }
 
-/// The sidecar's listeners as a service: the API on the Unix socket, metrics and health on TCP.
-/// On graceful shutdown it stops accepting, lets connections finish, and removes the socket.
-public struct SluiceServer: Service {
+/// The sidecar's HTTP listeners: the API on the Unix socket, metrics and health on TCP. The
+/// socket file itself (stale files, its mode, removal) and when to stop are the app's.
+public struct SluiceServer: Sendable {
     let settings: ServerSettings
     let group: any EventLoopGroup
     let api: APIHandler
-    let ops: OpsHandler
-    let limiter: RateLimiter
-    let readiness: Readiness
+    let ops: @Sendable (HTTPRequest, ByteBufferAllocator) -> HTTPResponse
     let logger: Logger
 
+    /// - Parameter ops: answers the TCP listener (`/metrics`, `/healthz`, `/readyz`).
     public init(
-        settings: ServerSettings, group: any EventLoopGroup, api: APIHandler, ops: OpsHandler,
-        limiter: RateLimiter, readiness: Readiness, logger: Logger
+        settings: ServerSettings, group: any EventLoopGroup, api: APIHandler,
+        ops: @escaping @Sendable (HTTPRequest, ByteBufferAllocator) -> HTTPResponse, logger: Logger
     ) {
         self.settings = settings
         self.group = group
         self.api = api
         self.ops = ops
-        self.limiter = limiter
-        self.readiness = readiness
         self.logger = logger
     }
 
-    public func run() async throws {
-        let path = settings.socketPath
-        try UnixSocketPath.prepare(path)
-        let apiConnections = ConnectionRegistry(maxConnections: settings.maxConnections, observer: settings.connectionObserver("api"))
-        let opsConnections = ConnectionRegistry(
-            maxConnections: settings.maxMetricsConnections, observer: settings.connectionObserver("metrics"))
-        let apiBootstrap = bootstrap(
-            registry: apiConnections, tcp: false, idle: settings.idleTimeout, requestTimeout: settings.requestTimeout, responder: api.answer)
-        let apiChannel = try await UnixSocketPath.bindingPrivately {
-            try await apiBootstrap.bind(unixDomainSocketPath: path).get()
+    /// Both listeners, accepting connections until `stop`.
+    public struct Running: Sendable {
+        /// The TCP listener's port (the one the kernel picked when the settings asked for 0).
+        public let metricsPort: Int
+        let apiChannel: any Channel
+        let opsChannel: any Channel
+        let apiConnections: ConnectionRegistry
+        let opsConnections: ConnectionRegistry
+        let shutdownTimeout: TimeAmount
+        let logger: Logger
+
+        /// Stops accepting, lets the API's connections finish what they are answering (closing
+        /// those still open after the shutdown timeout), and closes the metrics connections.
+        public func stop() async {
+            logger.info("shutting down: no new connections; finishing requests in flight")
+            // Quiesce before closing the listener: a request that arrives once new connections
+            // are refused must already get `Connection: close`.
+            await apiConnections.quiesceAll()
+            try? await apiChannel.close()
+            try? await opsChannel.close()
+            opsConnections.closeAll()
+            if await !apiConnections.allClosed(within: shutdownTimeout) {
+                logger.warning("closing connections still open after the shutdown timeout", metadata: ["open": "\(apiConnections.openCount)"])
+                apiConnections.closeAll()
+            }
+            logger.info("sluice stopped")
         }
+    }
+
+    /// Binds the API's socket (creating its file) and the TCP listener.
+    public func start() async throws -> Running {
+        let path = settings.socketPath
+        let apiConnections = ConnectionRegistry(maxConnections: settings.maxConnections, observer: settings.connectionObserver(.api))
+        let opsConnections = ConnectionRegistry(
+            maxConnections: settings.maxMetricsConnections, observer: settings.connectionObserver(.metrics))
+        let apiChannel = try await bootstrap(
+            registry: apiConnections, tcp: false, idle: settings.idleTimeout, requestTimeout: settings.requestTimeout, responder: api.answer
+        ).bind(unixDomainSocketPath: path).get()
         let opsChannel: any Channel
         do {
-            try UnixSocketPath.setMode(path, settings.socketMode)
             let ops = self.ops
             opsChannel = try await bootstrap(
                 on: settings.metricsGroup ?? group, registry: opsConnections, tcp: true, idle: settings.metricsIdleTimeout,
                 requestTimeout: settings.metricsRequestTimeout
             ) { request, allocator, _ in
-                .now(ops.handle(request, allocator: allocator))
+                .now(ops(request, allocator))
             }
                 .bind(host: settings.metricsHost, port: settings.metricsPort).get()
         } catch {
             try? await apiChannel.close()
-            UnixSocketPath.remove(path)
             throw error
         }
-        readiness.setListening(true)
         logger.info("sluice listening", metadata: [
             "socket": "\(path)", "metrics": "\(opsChannel.localAddress.map { "\($0)" } ?? "?")",
         ])
-        let limiter = self.limiter
-        let swept = settings.sweepObserver
-        let sweeper = group.next().scheduleRepeatedTask(initialDelay: settings.sweepInterval, delay: settings.sweepInterval) { _ in
-            swept(limiter.sweep())
-        }
-
-        try? await gracefulShutdown()
-
-        logger.info("shutting down: no new connections; finishing requests in flight")
-        readiness.setListening(false)
-        sweeper.cancel()
-        // Quiesce before closing the listener: a request that arrives once new connections are
-        // refused must already get `Connection: close`.
-        await apiConnections.quiesceAll()
-        try? await apiChannel.close()
-        try? await opsChannel.close()
-        opsConnections.closeAll()
-        let deadline = NIODeadline.now() + settings.shutdownTimeout
-        while apiConnections.openCount > 0, NIODeadline.now() < deadline {
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        if apiConnections.openCount > 0 {
-            logger.warning("closing connections still open after the shutdown timeout", metadata: ["open": "\(apiConnections.openCount)"])
-            apiConnections.closeAll()
-        }
-        UnixSocketPath.remove(path)
-        logger.info("sluice stopped")
+        return Running(
+            metricsPort: opsChannel.localAddress?.port ?? settings.metricsPort, apiChannel: apiChannel, opsChannel: opsChannel,
+            apiConnections: apiConnections, opsConnections: opsConnections, shutdownTimeout: settings.shutdownTimeout, logger: logger)
     }
 
     private func bootstrap(

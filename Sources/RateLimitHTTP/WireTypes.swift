@@ -1,5 +1,4 @@
 public import NIOCore
-import RateLimitConfig
 public import RateLimitCore
 
 /// A request the API refuses: the status and a message naming the problem.

@@ -100,13 +100,12 @@ public final class SluiceMetrics: Sendable {
     }
 
     /// `rate_limiter_connections{listener}` and `rate_limiter_connections_rejected_total{listener,reason}`,
-    /// one counter per reason given.
-    public func connections(listener: String, reasons: [String]) -> (open: Gauge, rejected: [String: Counter]) {
+    /// one counter per reason given, in their order.
+    public func connections(listener: String, reasons: [String]) -> (open: Gauge, rejected: [Counter]) {
         let open = registry.makeGauge(
             descriptor: Self.name("rate_limiter_connections", "Open connections per listener."), labels: [("listener", listener)])
-        var rejected: [String: Counter] = [:]
-        for reason in reasons {
-            rejected[reason] = registry.makeCounter(
+        let rejected = reasons.map { reason in
+            registry.makeCounter(
                 descriptor: Self.name(
                     "rate_limiter_connections_rejected_total",
                     "Connections closed at the cap: idle_drained (an idle one made room) or all_busy (the new one was refused)."),

@@ -1,5 +1,5 @@
 import Foundation
-import RateLimitHTTP
+import SluiceApp
 #if canImport(Glibc)
 import Glibc
 #endif

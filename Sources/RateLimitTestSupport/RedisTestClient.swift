@@ -1,6 +1,6 @@
 import Glibc
 public import NIOCore
-import RateLimitHTTP
+import SluiceApp
 public import RateLimitRedis
 
 /// A small blocking Redis client for tests, on the project's own RESP encoder and decoder: it

@@ -1,6 +1,6 @@
 import Foundation
 import Synchronization
-public import RateLimitHTTP
+public import SluiceApp
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,6 +12,18 @@ public func poll(timeout: Duration = .seconds(10), _ condition: () throws -> Boo
     while clock.now < deadline {
         if try condition() { return true }
         usleep(10_000)
+    }
+    return try condition()
+}
+
+/// `poll` for async tests: sleeps with `Task.sleep`, so the services of an app running in this
+/// process (on the same cooperative threads) keep running while it waits.
+public func eventually(timeout: Duration = .seconds(10), _ condition: () throws -> Bool) async rethrows -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while clock.now < deadline {
+        if try condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
     }
     return try condition()
 }
@@ -117,7 +129,7 @@ public func which(_ tool: String) -> String? {
 }
 
 /// A running `sluice serve` on a temporary socket and a free loopback port.
-public final class SluiceProcess: @unchecked Sendable {  // used from one test at a time; Process is not Sendable
+public final class SluiceProcess: SluiceEndpoints, @unchecked Sendable {  // used from one test at a time; Process is not Sendable
     public let directory: TemporaryDirectory
     public let socketPath: String
     public let metricsPort: Int
@@ -158,31 +170,6 @@ public final class SluiceProcess: @unchecked Sendable {  // used from one test a
     public var pid: Int32 { process.processIdentifier }
 
     public var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
-
-    /// A new API connection.
-    public func client() throws -> BlockingHTTPClient {
-        try BlockingHTTPClient(unixSocket: socketPath)
-    }
-
-    /// One request on a fresh connection to the TCP (ops) listener.
-    public func ops(_ method: String, _ path: String) throws -> BlockingHTTPClient.Response {
-        try BlockingHTTPClient(loopbackPort: metricsPort).request(method, path)
-    }
-
-    /// One request on a fresh API connection.
-    @discardableResult
-    public func api(_ method: String, _ path: String, body: String? = nil) throws -> BlockingHTTPClient.Response {
-        try client().request(method, path, body: body)
-    }
-
-    /// The value of one metric series in the current exposition (nil when absent).
-    public func metric(_ series: String) throws -> Double? {
-        let text = try ops("GET", "/metrics").text
-        for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
-            return Double(line.dropFirst(series.count + 1))
-        }
-        return nil
-    }
 
     public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 

@@ -1,12 +1,5 @@
 import ArgumentParser
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-import RateLimitConfig
+import SluiceApp
 import SluiceInject
 
 /// `sluice inject`: the CLI face of `SluiceInjector`; all the YAML work happens in SluiceInject.
@@ -20,28 +13,20 @@ struct Inject: ParsableCommand {
             """)
 
     private static let defaults = InjectOptions()
-
     @Option(name: [.short, .long], help: ArgumentHelp("The YAML to read; - for standard input.", valueName: "FILE"))
     var filename = "-"
-
     @Option(help: "The sidecar's image.")
     var image = defaults.image
-
     @Option(help: "The ConfigMap holding rules.yaml, mounted at /etc/sluice.")
     var configMap = defaults.configMap
-
     @Option(name: .customLong("container"), help: "An app container to connect to the socket (repeatable; default: all).")
     var containers: [String] = []
-
     @Option(help: "The sidecar's CPU request.")
     var cpuRequest = defaults.cpuRequest
-
     @Option(help: "The sidecar's memory request.")
     var memoryRequest = defaults.memoryRequest
-
     @Option(help: "The sidecar's CPU limit.")
     var cpuLimit = defaults.cpuLimit
-
     @Option(help: "The sidecar's memory limit.")
     var memoryLimit = defaults.memoryLimit
 
@@ -49,27 +34,6 @@ struct Inject: ParsableCommand {
         let options = InjectOptions(
             image: image, configMap: configMap, containers: containers,
             cpuRequest: cpuRequest, memoryRequest: memoryRequest, cpuLimit: cpuLimit, memoryLimit: memoryLimit)
-        let input: String
-        if filename == "-" {
-            guard let bytes = ConfigFile.readAll(STDIN_FILENO) else {
-                printError("sluice inject: cannot read stdin")
-                throw ExitCode(1)
-            }
-            input = String(decoding: bytes, as: UTF8.self)
-        } else {
-            do { input = try ConfigFile.read(path: filename) } catch {
-                printError("sluice inject: \(error)")
-                throw ExitCode(1)
-            }
-        }
-        do {
-            let output = try SluiceInjector(options: options).inject(yaml: input)
-            writeAll(STDOUT_FILENO, output)
-        } catch {
-            // Errors about a document name it and its line; errors about the flags have no place.
-            let source = filename == "-" ? "stdin" : filename
-            printError("\(error.document == nil ? "sluice inject" : source): \(error)")
-            throw ExitCode(1)
-        }
+        if InjectRun.run(options: options, filename: filename) != 0 { throw ExitCode(1) }
     }
 }

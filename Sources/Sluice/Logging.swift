@@ -1,18 +1,12 @@
 import ArgumentParser
 import Logging
-import RateLimitHTTP
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SluiceApp
 
 enum LogFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
 }
 
+/// The process's log handler, once, before anything logs.
 func bootstrapLogging(format: LogFormat, level: Logger.Level) {
     LoggingSystem.bootstrap { label in
         var handler: any LogHandler = switch format {
@@ -21,55 +15,5 @@ func bootstrapLogging(format: LogFormat, level: Logger.Level) {
         }
         handler.logLevel = level
         return handler
-    }
-}
-
-func printError(_ message: String) {
-    writeAll(STDERR_FILENO, message + "\n")
-}
-
-/// Writes every byte of `text` to `descriptor`, retrying short and interrupted writes; gives up
-/// silently on an error (a closed stderr must not stop the server).
-func writeAll(_ descriptor: Int32, _ text: String) {
-    var text = text
-    text.withUTF8 { buffer in
-        guard let base = buffer.baseAddress else { return }
-        var offset = 0
-        while offset < buffer.count {
-            let written = write(descriptor, base + offset, buffer.count - offset)
-            if written < 0, errno == EINTR { continue }
-            guard written > 0 else { return }
-            offset += written
-        }
-    }
-}
-
-/// One JSON object per line on stderr: `{"label":…,"level":…,"msg":…,"ts":…,…metadata}`, keys
-/// sorted, `ts` in RFC 3339 UTC with milliseconds.
-struct JSONLogHandler: LogHandler {
-    let label: String
-    var logLevel: Logger.Level = .info
-    var metadata: Logger.Metadata = [:]
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        writeAll(STDERR_FILENO, Self.line(
-            time: SystemClock().now, level: event.level, label: label, message: "\(event.message)",
-            metadata: metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 })))
-    }
-
-    /// The log line, ending in a line break. Metadata cannot replace the four standard fields.
-    static func line(time: Int64, level: Logger.Level, label: String, message: String, metadata: Logger.Metadata) -> String {
-        var fields: [String: String] = [
-            "ts": RFC3339.string(nanoseconds: time), "level": level.rawValue, "label": label, "msg": message,
-        ]
-        for (key, value) in metadata where fields[key] == nil {
-            fields[key] = "\(value)"
-        }
-        return "{" + fields.sorted { $0.key < $1.key }.map { jsonString($0.key) + ":" + jsonString($0.value) }.joined(separator: ",") + "}\n"
     }
 }

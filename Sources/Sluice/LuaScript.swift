@@ -1,5 +1,6 @@
 import ArgumentParser
 import RateLimitRedis
+import SluiceApp
 
 /// `sluice lua-script NAME`: prints one of the embedded Redis Lua scripts, byte for byte as the
 /// Redis store loads it (scripts/bench feeds it to redis-benchmark). Hidden from the help.

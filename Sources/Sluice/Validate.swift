@@ -1,4 +1,5 @@
 import ArgumentParser
+import SluiceApp
 import RateLimitConfig
 
 struct Validate: ParsableCommand {

@@ -1,4 +1,4 @@
-@testable import Sluice
+@testable import SluiceApp
 import Testing
 
 /// `--log-format json` lines, written without Foundation: one sorted object, RFC 3339 UTC time.

@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import RateLimitCore
 @testable import RateLimitHTTP
+import RateLimitConfig
 import RateLimitMetrics
 import Testing
 
@@ -11,7 +12,7 @@ import Testing
 
     func api() throws -> APIHandler {
         let rules = try RuleSet([Rule(name: "api", limits: Limits(algorithm: .fixedWindow, limit: 2, period: 60_000_000_000))])
-        return APIHandler(pipeline: DecisionPipeline(limiter: RateLimiter(rules: rules, clock: clock)), metrics: SluiceMetrics(version: "t"), reloader: nil)
+        return APIHandler(pipeline: DecisionPipeline(limiter: RateLimiter(rules: rules, clock: clock)), parseRule: { try ConfigLoader.parseRule($0) }, reloader: nil)
     }
 
     func send(_ api: APIHandler, _ method: HTTPMethod, _ path: String, query: String = "", body: String = "") -> (HTTPStatus, String) {

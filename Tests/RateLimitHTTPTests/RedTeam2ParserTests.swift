@@ -1,5 +1,6 @@
 import NIOCore
 import RateLimitConfig
+import RateLimitCore
 import RateLimitHTTP
 import Testing
 

@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import RateLimitCore
 @testable import RateLimitHTTP
+import RateLimitConfig
 import RateLimitMetrics
 import Testing
 
@@ -17,7 +18,7 @@ import Testing
             Rule(name: "fw", limits: Limits(algorithm: .fixedWindow, limit: 3, period: 60_000_000_000)),
         ])
         let limiter = RateLimiter(rules: rules, clock: clock) { metrics.recorder(forRule: $0.name) }
-        return (APIHandler(pipeline: DecisionPipeline(limiter: limiter), metrics: metrics, reloader: nil), metrics)
+        return (APIHandler(pipeline: DecisionPipeline(limiter: limiter), parseRule: { try ConfigLoader.parseRule($0) }, reloader: nil), metrics)
     }
 
     func send(_ api: APIHandler, _ path: String, _ body: String) -> (HTTPStatus, String) {

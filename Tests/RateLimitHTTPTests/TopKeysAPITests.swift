@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import RateLimitCore
 @testable import RateLimitHTTP
+import RateLimitConfig
 import RateLimitMetrics
 import Testing
 
@@ -15,7 +16,7 @@ import Testing
             Rule(name: "api", limits: Limits(algorithm: .fixedWindow, limit: 3, period: 60_000_000_000)),
         ])
         let limiter = RateLimiter(rules: rules, clock: clock) { metrics.recorder(forRule: $0.name) }
-        return (APIHandler(pipeline: DecisionPipeline(limiter: limiter), metrics: metrics, reloader: nil), limiter, metrics)
+        return (APIHandler(pipeline: DecisionPipeline(limiter: limiter), parseRule: { try ConfigLoader.parseRule($0) }, reloader: nil), limiter, metrics)
     }
 
     func get(_ api: APIHandler, _ query: String) -> (HTTPStatus, String) {

@@ -211,7 +211,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let clock = ManualClock(now: 1_750_000_000_000_000_000)
     let metrics = SluiceMetrics(version: "fuzz")
     let limiter = RateLimiter(rules: rules, clock: clock) { metrics.recorder(forRule: $0.name) }
-    let api = APIHandler(pipeline: DecisionPipeline(limiter: limiter), metrics: metrics, reloader: nil)
+    let api = APIHandler(pipeline: DecisionPipeline(limiter: limiter), parseRule: { try ConfigLoader.parseRule($0) }, reloader: nil)
     let loop = EmbeddedEventLoop()
     for request in whole.requests {
         guard case .now(let response) = api.answer(request, allocator: allocator, eventLoop: loop) else {

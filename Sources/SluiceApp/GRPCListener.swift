@@ -4,8 +4,6 @@ import NIOPosix
 import RateLimitCore
 import RateLimitGRPC
 import RateLimitHTTP
-import RateLimitMetrics
-import RateLimitRedis
 import ServiceLifecycle
 
 /// The gRPC listener on its own Unix socket (`--grpc-socket`): Sluice's `sluice.v1.RateLimiter`
@@ -21,23 +19,18 @@ struct GRPCListener: Service {
     let connections: ConnectionRegistry
     let pipeline: GRPCServerPipeline
     let logger: Logger
+    let listening: @Sendable () -> Void
 
     init(
-        path: String, mode: UInt32, group: any EventLoopGroup, pipeline: DecisionPipeline, metrics: SluiceMetrics,
-        connections: ConnectionRegistry, idleTimeout: TimeAmount, logger: Logger
+        path: String, mode: UInt32, group: any EventLoopGroup, pipeline: DecisionPipeline, observers: GRPCObservers,
+        connections: ConnectionRegistry, idleTimeout: TimeAmount, logger: Logger, listening: @escaping @Sendable () -> Void = {}
     ) {
         self.path = path
         self.mode = mode
         self.group = group
         self.connections = connections
         self.logger = logger
-        let durations = GRPCEndpoint.allCases.map { metrics.duration(endpoint: $0.rawValue) }
-        let unmatched = UnmatchedDescriptor.allCases.map { metrics.envoyUnmatched(reason: $0.rawValue) }
-        let observers = GRPCObservers(
-            duration: { endpoint, ns in
-                durations[endpoint.position].recordNanoseconds(ns)
-            },
-            unmatched: { reason in unmatched[reason.position].increment() })
+        self.listening = listening
         service = GRPCService(pipeline: pipeline, observers: observers)
         var pipeline = GRPCServerPipeline()
         pipeline.idleTimeout = idleTimeout
@@ -68,16 +61,13 @@ struct GRPCListener: Service {
             throw error
         }
         logger.info("grpc listening", metadata: ["grpc_socket": "\(path)"])
+        listening()
         try? await gracefulShutdown()
 
         // Stop accepting, then GOAWAY on every connection: calls in flight finish, each
         // connection closes once it has no open stream (or after the grace period).
         try? await listener.close()
         await connections.quiesceAll()
-        let deadline = NIODeadline.now() + pipeline.shutdownGrace
-        while connections.openCount > 0, NIODeadline.now() < deadline {
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        connections.closeAll()
+        if await !connections.allClosed(within: pipeline.shutdownGrace) { connections.closeAll() }
     }
 }

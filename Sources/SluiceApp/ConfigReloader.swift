@@ -1,10 +1,11 @@
 public import Logging
 public import RateLimitConfig
 public import RateLimitCore
+public import RateLimitHTTP
 public import RateLimitMetrics
 
 /// Re-reads the configuration file and installs its rules; a bad file keeps the old rules.
-public final class ConfigReloader: Sendable {
+public final class ConfigReloader: RulesReloading {
     /// The file being served; nil when running on the embedded defaults.
     public let path: String?
     let limiter: RateLimiter
@@ -22,10 +23,8 @@ public final class ConfigReloader: Sendable {
 
     /// Reloads now. Returns the number of rules installed, or why nothing changed.
     @discardableResult
-    public func reload(reason: String) -> Result<Int, APIError> {
-        guard let path else {
-            return .failure(APIError(.conflict, "no configuration file to reload: sluice was started without --config"))
-        }
+    public func reload(reason: String) -> Result<Int, ReloadError> {
+        guard let path else { return .failure(.noFile) }
         do {
             let config = try ConfigFile.load(path: path)
             if config.backend != backend {
@@ -33,7 +32,7 @@ public final class ConfigReloader: Sendable {
             }
             limiter.replaceRules(config.rules)
             metrics.reloadSuccess.increment()
-            metrics.configLoaded(true, unixSeconds: Double(SystemClock().now) / 1e9)
+            metrics.configLoaded(true, unixSeconds: Double(limiter.clock.now) / 1e9)
             logger.info("configuration reloaded", metadata: ["reason": "\(reason)", "rules": "\(config.rules.rules.count)"])
             return .success(config.rules.rules.count)
         } catch {
@@ -43,7 +42,7 @@ public final class ConfigReloader: Sendable {
             logger.error("configuration reload failed; keeping the previous rules", metadata: [
                 "reason": "\(reason)", "error": "\(error.description)",
             ])
-            return .failure(APIError(.unprocessable, "\(path): \(error.description)"))
+            return .failure(.invalid("\(path): \(error.description)"))
         }
     }
 }

@@ -1,5 +1,3 @@
-public import RateLimitCore
-
 /// Parses durations such as `500ms`, `1s`, `1m`, `1h`, `1d` and sums such as `1m30s`.
 public enum DurationParser {
     private static let units: [(suffix: String, nanoseconds: Int64)] = [

@@ -1,14 +1,14 @@
 public import NIOCore
 public import RateLimitCore
+public import RateLimitHTTP
 public import RateLimitMetrics
 import Synchronization
 
 /// What `/readyz` reports: ready when the config is loaded, the socket is listening, and the
-/// backend is usable.
+/// backend is usable (asked of the backend's probe on every `/readyz`).
 public final class Readiness: Sendable {
     private let configLoaded = Atomic<Bool>(false)
     private let listening = Atomic<Bool>(false)
-    private let backendUsable = Atomic<Bool>(true)
     private let backendProbe = Mutex<(@Sendable () -> Bool)?>(nil)
 
     public init() {}
@@ -18,7 +18,6 @@ public final class Readiness: Sendable {
 
     public func setConfigLoaded(_ value: Bool) { configLoaded.store(value, ordering: .releasing) }
     public func setListening(_ value: Bool) { listening.store(value, ordering: .releasing) }
-    public func setBackendUsable(_ value: Bool) { backendUsable.store(value, ordering: .releasing) }
 
     /// The failing conditions; empty when ready.
     public var problems: [String] {
@@ -26,7 +25,7 @@ public final class Readiness: Sendable {
         if !configLoaded.load(ordering: .acquiring) { out.append("configuration not loaded") }
         if !listening.load(ordering: .acquiring) { out.append("socket not listening") }
         let probe = backendProbe.withLock { $0 }
-        if !backendUsable.load(ordering: .acquiring) || probe?() == false { out.append("backend not usable") }
+        if probe?() == false { out.append("backend not usable") }
         return out
     }
 }
@@ -46,14 +45,12 @@ public final class OpsHandler: Sendable {
     public func handle(_ request: HTTPRequest, allocator: ByteBufferAllocator) -> HTTPResponse {
         var response = HTTPResponse(status: .ok, headers: allocator.buffer(capacity: 0), body: allocator.buffer(capacity: 64))
         guard ["/metrics", "/healthz", "/readyz"].contains(request.path) else {
-            response.status = .notFound
-            response.body.writeError("no such endpoint: \(request.path) (this port serves /metrics, /healthz, /readyz)")
+            response.fail(.notFound, "no such endpoint: \(request.path) (this port serves /metrics, /healthz, /readyz)")
             return response
         }
         guard request.method == .get || request.method == .head else {
-            response.status = .methodNotAllowed
+            response.fail(.methodNotAllowed, "only GET is served on this port")
             response.addHeader("Allow", "GET, HEAD")
-            response.body.writeError("only GET is served on this port")
             return response
         }
         switch request.path {
@@ -75,8 +72,7 @@ public final class OpsHandler: Sendable {
             if problems.isEmpty {
                 response.body.writeStaticString("{\"status\":\"ready\"}")
             } else {
-                response.status = .serviceUnavailable
-                response.body.writeError(problems.joined(separator: "; "))
+                response.fail(.serviceUnavailable, problems.joined(separator: "; "))
             }
         }
         return response

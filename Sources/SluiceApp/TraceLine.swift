@@ -3,23 +3,37 @@ import RateLimitHTTP
 
 /// How trace lines name their fields: Sluice's own (`t_ms`, `rule`, `key`, `cost`, nothing else),
 /// or an access log's (JSON lines with a timestamp field and a key field, other fields ignored).
-struct TraceFormat {
-    enum TimeUnit: String, CaseIterable { case s, ms, us, ns }
+public struct TraceFormat: Sendable {
+    public enum TimeUnit: String, CaseIterable, Sendable { case s, ms, us, ns }
 
-    var timeField = "t_ms"
-    var timeUnit = TimeUnit.ms
-    var keyField = "key"
-    var ruleField = "rule"
-    var costField = "cost"
+    public var timeField = "t_ms"
+    public var timeUnit = TimeUnit.ms
+    public var keyField = "key"
+    public var ruleField = "rule"
+    public var costField = "cost"
     /// A concurrency check's lease is released this many ms after the line's time (native only).
-    var holdField = "hold_ms"
+    public var holdField = "hold_ms"
     /// Every line's rule, for logs that have none.
-    var fixedRule: String?
+    public var fixedRule: String?
     /// Access-log mode: dotted paths, ignored fields, RFC 3339 or epoch timestamps taken
     /// relative to the first line, and slightly out-of-order lines held at the latest time.
-    var accessLog = false
+    public var accessLog = false
 
-    static let native = TraceFormat()
+    public static let native = TraceFormat()
+
+    /// Sluice's own format, or an access log's once any field, unit or fixed rule is named.
+    public init(
+        timeField: String? = nil, timeUnit: TimeUnit? = nil, keyField: String? = nil, ruleField: String? = nil,
+        costField: String? = nil, fixedRule: String? = nil
+    ) {
+        accessLog = timeField != nil || timeUnit != nil || keyField != nil || ruleField != nil || costField != nil || fixedRule != nil
+        self.timeField = timeField ?? self.timeField
+        self.timeUnit = timeUnit ?? self.timeUnit
+        self.keyField = keyField ?? self.keyField
+        self.ruleField = ruleField ?? self.ruleField
+        self.costField = costField ?? self.costField
+        self.fixedRule = fixedRule
+    }
 }
 
 /// One trace line → a replay event; errors name the field.
