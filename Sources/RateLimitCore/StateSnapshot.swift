@@ -132,8 +132,9 @@ public struct StateSnapshot: Sendable, Equatable {
 }
 
 extension Algorithm {
-    /// A stable number for files (never the declaration order).
-    var code: Int {
+    /// A stable number (never the declaration order): in state files, and in the Redis scripts'
+    /// arguments and key names.
+    public var code: Int {
         switch self {
         case .tokenBucket: 1
         case .slidingWindow: 2

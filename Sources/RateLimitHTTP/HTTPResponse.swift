@@ -115,25 +115,27 @@ extension ByteBuffer {
     /// `RateLimit-Policy: "api";q=100;w=60` and `RateLimit: "api";r=99;t=1` header lines
     /// (IETF httpapi ratelimit-headers draft), one list member per rule.
     mutating func writeRateLimitHeaders<S: Sequence>(_ entries: S) where S.Element == (String, Decision) {
-        writeStaticString("RateLimit-Policy: ")
-        for (i, (rule, d)) in entries.enumerated() {
-            if i > 0 { writeStaticString(", ") }
-            writeRuleName(rule)
-            writeStaticString(";q=")
-            writeDecimal(d.limit)
-            writeStaticString(";w=")
-            writeDecimal(Self.secondsRoundedUp(d.period))
-        }
-        writeStaticString("\r\nRateLimit: ")
-        for (i, (rule, d)) in entries.enumerated() {
-            if i > 0 { writeStaticString(", ") }
-            writeRuleName(rule)
-            writeStaticString(";r=")
-            writeDecimal(d.remaining)
-            writeStaticString(";t=")
-            writeDecimal(Self.secondsRoundedUp(d.allowed ? d.resetAfter : d.retryAfter))
+        writeRateLimitHeader("RateLimit-Policy: ", entries, ";q=", ";w=") { d in (d.limit, Self.secondsRoundedUp(d.period)) }
+        writeRateLimitHeader("\r\nRateLimit: ", entries, ";r=", ";t=") { d in
+            (d.remaining, Self.secondsRoundedUp(d.allowed ? d.resetAfter : d.retryAfter))
         }
         writeStaticString("\r\n")
+    }
+
+    /// One of the two headers: `name`, then per rule `"RULE"FIRST=a SECOND=b`, comma-separated.
+    private mutating func writeRateLimitHeader<S: Sequence>(
+        _ name: StaticString, _ entries: S, _ first: StaticString, _ second: StaticString, _ values: (Decision) -> (Int64, Int64)
+    ) where S.Element == (String, Decision) {
+        writeStaticString(name)
+        for (i, (rule, d)) in entries.enumerated() {
+            if i > 0 { writeStaticString(", ") }
+            writeRuleName(rule)
+            let (a, b) = values(d)
+            writeStaticString(first)
+            writeDecimal(a)
+            writeStaticString(second)
+            writeDecimal(b)
+        }
     }
 
     /// `Retry-After: SECONDS` (rounded up, so a client that waits this long is never early).

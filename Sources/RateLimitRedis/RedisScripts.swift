@@ -30,19 +30,6 @@ extension RedisStore {
     }
 }
 
-extension Algorithm {
-    /// The algorithm's number in the batch script's ARGV.
-    var scriptCode: Int {
-        switch self {
-        case .tokenBucket: 1
-        case .slidingWindow: 2
-        case .fixedWindow: 3
-        case .leakyBucket: 4
-        case .concurrency: 5
-        }
-    }
-}
-
 extension RedisStore {
     /// `PREFIX:{KEY}:RULE:ALGORITHM:LIMIT:PERIOD_MS:BURST`. The hash tag `{KEY}` is the client's
     /// key alone, so every rule of one client lives on one Cluster slot and a batch over them is
@@ -50,7 +37,7 @@ extension RedisStore {
     /// starts fresh instead of reading state measured against other limits.
     func redisKey(rule: String, _ item: StoreItem) -> String {
         let l = item.limits
-        return "\(options.keyPrefix):{\(Self.hashTag(item.key))}:\(rule):\(l.algorithm.scriptCode):\(l.limit):\(l.period / 1_000_000):\(l.burst)"
+        return "\(options.keyPrefix):{\(Self.hashTag(item.key))}:\(rule):\(l.algorithm.code):\(l.limit):\(l.period / 1_000_000):\(l.burst)"
     }
 
     /// The key with `%`, `{` and `}` percent-encoded: a `}` would end the tag early (a leading
@@ -85,7 +72,7 @@ extension RedisStore {
         out.append(now)
         for (_, item) in items {
             let l = item.limits
-            out += [String(l.algorithm.scriptCode), String(l.limit), String(l.period / 1000), String(l.burst), String(item.cost), item.shadow ? "1" : "0"]
+            out += [String(l.algorithm.code), String(l.limit), String(l.period / 1000), String(l.burst), String(item.cost), item.shadow ? "1" : "0"]
         }
         return out
     }
@@ -181,7 +168,7 @@ extension RedisStore {
         let keys = id.map { ["2", key, key + ":report:" + $0] } ?? ["1", key]
         let now = options.scriptClock.map { String($0.now / 1000) } ?? ""
         return keys + [
-            String(l.algorithm.scriptCode), String(l.limit), String(l.period / 1000), String(l.burst), String(item.cost), now,
+            String(l.algorithm.code), String(l.limit), String(l.period / 1000), String(l.burst), String(item.cost), now,
             String(Self.reportIDMilliseconds),
         ]
     }

@@ -71,7 +71,7 @@ extension RedisStore {
         out.append(options.scriptClock.map { String($0.now / 1000) } ?? "")
         for check in checks {
             let l = check.item.limits
-            out += [String(l.algorithm.scriptCode), String(l.limit), String(l.period / 1000), String(l.burst), String(check.item.cost), check.commit ? "1" : "0"]
+            out += [String(l.algorithm.code), String(l.limit), String(l.period / 1000), String(l.burst), String(check.item.cost), check.commit ? "1" : "0"]
         }
         return out
     }
