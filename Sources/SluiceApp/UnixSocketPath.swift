@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// Preparing the API socket's path: a stale file from a crashed run is replaced; a live one
 /// (another instance listening) is an error, never stolen.
@@ -47,12 +48,25 @@ public enum UnixSocketPath {
 
     /// Runs `bind` with a umask that lets nobody but the owner in, so the socket never exists
     /// with a looser mode than the one `setMode` gives it next (red team 2, F21). The umask is
-    /// process-wide: this runs at start, before anything else creates files.
+    /// process-wide and the listeners bind concurrently (and apps in one test process too):
+    /// the first bind sets it, the last one to finish puts back what it was. Saving and
+    /// restoring per call would leave 0o177 behind whenever two binds overlap.
     public static func bindingPrivately<T>(_ bind: () async throws -> T) async throws -> T {
-        let previous = umask(0o177)
-        defer { umask(previous) }
+        privateBinds.withLock { binds in
+            if binds.count == 0 { binds.previous = umask(0o177) }
+            binds.count += 1
+        }
+        defer {
+            privateBinds.withLock { binds in
+                binds.count -= 1
+                if binds.count == 0 { umask(binds.previous) }
+            }
+        }
         return try await bind()
     }
+
+    /// Binds in progress, and the umask from before the first of them.
+    private static let privateBinds = Mutex<(count: Int, previous: mode_t)>((0, 0))
 
     /// Removes the socket file (at shutdown).
     public static func remove(_ path: String) {
