@@ -46,16 +46,22 @@ public struct BackendUnavailable: Error, Sendable, CustomStringConvertible {
     public var reason: String
     /// True for a reset: no `on_failure` policy can answer it (red team 2, F18).
     public var reset = false
+    /// True for a lease's release: no policy can answer it either (the lease then expires at
+    /// its `lease_ttl`).
+    public var release = false
 
-    public init(reason: String, reset: Bool = false) {
+    public init(reason: String, reset: Bool = false, release: Bool = false) {
         self.reason = reason
         self.reset = reset
+        self.release = release
     }
 
     public var description: String {
-        reset
-            ? "the Redis backend is unavailable (\(reason)); a reset needs Redis whatever on_failure says"
-            : "the Redis backend is unavailable (\(reason)) and on_failure is deny"
+        if reset { return "the Redis backend is unavailable (\(reason)); a reset needs Redis whatever on_failure says" }
+        if release {
+            return "the Redis backend is unavailable (\(reason)); a release needs Redis whatever on_failure says, and the lease expires at its lease_ttl"
+        }
+        return "the Redis backend is unavailable (\(reason)) and on_failure is deny"
     }
 }
 

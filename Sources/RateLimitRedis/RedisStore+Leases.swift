@@ -51,7 +51,7 @@ extension RedisStore {
         }
         .flatMapErrorThrowing { error in
             self.noteFailure(error)
-            throw BackendUnavailable(reason: "\(error); a release needs Redis, and the lease expires at its lease_ttl")
+            throw BackendUnavailable(reason: "\(error)", release: true)
         }
         .hop(to: eventLoop)
     }

@@ -91,5 +91,7 @@ import Testing
         #expect(!BackendUnavailable(reason: "Redis did not answer in time", reset: true).description.contains("on_failure is deny"))
         #expect(BackendUnavailable(reason: "x", reset: true).description.contains("a reset needs Redis"))
         #expect(BackendUnavailable(reason: "x").description.contains("on_failure is deny"))
+        let release = BackendUnavailable(reason: "Redis did not answer in time", release: true).description
+        #expect(!release.contains("on_failure is deny") && release.contains("a release needs Redis") && release.contains("lease_ttl"))
     }
 }
