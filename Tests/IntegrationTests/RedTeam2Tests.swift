@@ -328,7 +328,10 @@ struct ContinueOrderTests {
                 #expect(answer.status == 200 && answer.text.contains(#""remaining":\#(19 - i)"#), "check \(i): \(answer.text)")  // the local store
             }
             let errors = try sluice.metric(#"rate_limiter_redis_operations_total{operation="evalsha",status="error"}"#) ?? 0
-            #expect(errors >= 5 && errors < 8, "the breaker opens after 5 failures: \(errors) script calls failed")
+            // Every reply is refused as an error (never an "ok" that would close the breaker). At
+            // least 5 reach Redis before the breaker opens; the background PING (which the fake
+            // answers) may close it again between checks on a slow run, so up to all 8 may.
+            #expect(errors >= 5 && errors <= 8, "\(errors) script calls failed")
             #expect(try sluice.metric(#"rate_limiter_redis_operations_total{operation="evalsha",status="ok"}"#) ?? 0 == 0)
             #expect(try sluice.metric(#"rate_limiter_backend_fallback_total{mode="local"}"#) == 8)
             #expect(try sluice.ops("GET", "/healthz").status == 200)
