@@ -40,9 +40,7 @@ final class RedisConnection: Sendable {
     /// Sends one command; its reply, or a `RedisConnectionError` once `timeout` has passed.
     /// A timed-out command closes the connection: a stalled Redis must not hold later commands.
     func send(_ arguments: [String], timeout: TimeAmount) -> EventLoopFuture<RESPValue> {
-        let promise = eventLoop.makePromise(of: RESPValue.self)
-        send(arguments, timeout: timeout) { promise.completeWith($0) }
-        return promise.futureResult
+        eventLoop.future { send(arguments, timeout: timeout, reply: $0) }
     }
 
     /// Sends one command; `reply` receives its reply, or a `RedisConnectionError` once

@@ -56,10 +56,13 @@ extension RedisStore {
         }
     }
 
+    /// The scripts' `now_us` argument: "" (Redis `TIME`), or the test clock's time in µs.
+    var scriptNow: String { options.scriptClock.map { String($0.now / 1000) } ?? "" }
+
     /// KEYS and ARGV for one item (single-key script) or several (batch script); each item
     /// with its Redis key (`redisKey`).
     func arguments(_ items: [(String, StoreItem)], commit: Bool) -> [String] {
-        let now = options.scriptClock.map { String($0.now / 1000) } ?? ""
+        let now = scriptNow
         let flag = commit ? "1" : "0"
         if items.count == 1, let (key, item) = items.first {
             let l = item.limits
@@ -166,7 +169,7 @@ extension RedisStore {
         let l = item.limits
         let key = redisKey(rule: rule, item)
         let keys = id.map { ["2", key, key + ":report:" + $0] } ?? ["1", key]
-        let now = options.scriptClock.map { String($0.now / 1000) } ?? ""
+        let now = scriptNow
         return keys + [
             String(l.algorithm.code), String(l.limit), String(l.period / 1000), String(l.burst), String(item.cost), now,
             String(Self.reportIDMilliseconds),

@@ -68,7 +68,7 @@ extension RedisStore {
         var out = [String(checks.count)]
         out.reserveCapacity(2 + checks.count * 7)
         for check in checks { out.append(check.key) }
-        out.append(options.scriptClock.map { String($0.now / 1000) } ?? "")
+        out.append(scriptNow)
         for check in checks {
             let l = check.item.limits
             out += [String(l.algorithm.code), String(l.limit), String(l.period / 1000), String(l.burst), String(check.item.cost), check.commit ? "1" : "0"]

@@ -16,7 +16,7 @@ extension RedisStore {
     ) {
         let (key, stored) = item
         let l = stored.limits
-        let now = options.scriptClock.map { String($0.now / 1000) } ?? ""
+        let now = scriptNow
         let arguments = ["2"] + Self.leaseKeys(key) + [String(l.limit), String(l.period / 1000), String(stored.cost), commit ? "1" : "0", now]
         evaluate(.leaseAcquire, arguments, key: arguments[1], on: eventLoop, decode: { reply in
             let n = try Self.integers(reply, count: 6)
@@ -38,7 +38,7 @@ extension RedisStore {
         guard let item = check.item, lease <= UInt64(ScriptReply.maxMicroseconds) else {
             return eventLoop.makeSucceededFuture(.failure(.unknown(lease)))
         }
-        let now = options.scriptClock.map { String($0.now / 1000) } ?? ""
+        let now = scriptNow
         let arguments = ["2"] + Self.leaseKeys(redisKey(rule: check.rule, item)) + [String(lease), String(item.limits.limit), now]
         return evaluate(.leaseRelease, arguments, key: arguments[1], on: eventLoop) { reply -> Result<Decision, LeaseSet.ReleaseError> in
             let n = try Self.integers(reply, count: 4)

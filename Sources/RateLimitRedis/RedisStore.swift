@@ -130,9 +130,7 @@ public final class RedisStore: Sendable {
     /// Decides the checks that have a store item (in order), as one atomic script call.
     /// Fails only with `BackendUnavailable` (policy `deny`).
     public func decide(_ checks: [PreparedCheck], commit: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<BatchDecision> {
-        let promise = eventLoop.makePromise(of: BatchDecision.self)
-        decide(checks, commit: commit, on: eventLoop) { promise.completeWith($0) }
-        return promise.futureResult
+        eventLoop.future { decide(checks, commit: commit, on: eventLoop, done: $0) }
     }
 
     /// The same, answered to `done` (exactly once, on any thread): the pipeline's path, with
@@ -177,9 +175,7 @@ public final class RedisStore: Sendable {
     /// One script call over `items`, each with its Redis key (all on one slot, or on a server
     /// without slots).
     func decideAtOnce(_ items: [(String, StoreItem)], commit: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<BatchDecision> {
-        let promise = eventLoop.makePromise(of: BatchDecision.self)
-        decideAtOnce(items, commit: commit, on: eventLoop) { promise.completeWith($0) }
-        return promise.futureResult
+        eventLoop.future { decideAtOnce(items, commit: commit, on: eventLoop, done: $0) }
     }
 
     func decideAtOnce(
@@ -260,9 +256,7 @@ public final class RedisStore: Sendable {
         _ script: Script, _ arguments: [String], key: String, on eventLoop: any EventLoop,
         decode: @escaping @Sendable (RESPValue) throws -> Answer
     ) -> EventLoopFuture<Answer> {
-        let promise = eventLoop.makePromise(of: Answer.self)
-        evaluate(script, arguments, key: key, on: eventLoop, decode: decode) { promise.completeWith($0) }
-        return promise.futureResult
+        eventLoop.future { evaluate(script, arguments, key: key, on: eventLoop, decode: decode, done: $0) }
     }
 
     func evaluate<Answer: Sendable>(

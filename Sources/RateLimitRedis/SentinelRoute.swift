@@ -123,9 +123,7 @@ final class SentinelRoute: RedisRoute {
     }
 
     func send(_ arguments: [String], key: String?, timeout: TimeAmount, on eventLoop: any EventLoop) -> EventLoopFuture<RESPValue> {
-        let promise = eventLoop.makePromise(of: RESPValue.self)
-        send(arguments, key: key, timeout: timeout, on: eventLoop) { promise.completeWith($0) }
-        return promise.futureResult
+        eventLoop.future { send(arguments, key: key, timeout: timeout, on: eventLoop, reply: $0) }
     }
 
     func send(_ arguments: [String], key: String?, timeout: TimeAmount, on eventLoop: any EventLoop, reply: @escaping RESPReplyHandler) {
