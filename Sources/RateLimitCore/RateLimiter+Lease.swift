@@ -32,6 +32,9 @@ extension RateLimiter {
         }
     }
 
+    /// Whether any installed rule is a concurrency rule (no rule lock taken).
+    public var hasConcurrencyRules: Bool { concurrencyInstalled.load(ordering: .acquiring) }
+
     /// The algorithm of installed rule `name` (byte-exact), if there is one.
     public func algorithm(of name: String) -> Algorithm? {
         installed(name)?.limits.algorithm

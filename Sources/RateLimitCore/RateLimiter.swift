@@ -120,6 +120,9 @@ public final class RateLimiter: Sendable {
     /// Serialises rule changes (admin PUT/DELETE, reloads): each one lands, none is lost
     /// (red team 2, F11). Checks never take it.
     private let writer = Mutex<Void>(())
+    /// Whether any installed rule is a concurrency rule: a transport that cannot carry leases
+    /// asks this first, without the rule lock.
+    let concurrencyInstalled = Atomic<Bool>(false)
 
     /// - Parameters:
     ///   - makeRecorder: called once per newly installed rule name.
@@ -204,7 +207,11 @@ public final class RateLimiter: Sendable {
         let next = Snapshot(
             rules: rules, list: list, names: list.map(\.rule.name), entries: list.map(Entry.init), byName: byName,
             bySlot: bySlot, nextSlot: nextSlot, freeSlots: freeSlots)
+        // Set before a concurrency rule is visible, cleared after the last one is gone.
+        let concurrency = rules.rules.contains { $0.limits.algorithm == .concurrency }
+        if concurrency { concurrencyInstalled.store(true, ordering: .releasing) }
         snapshot.withLock { $0 = next }
+        if !concurrency { concurrencyInstalled.store(false, ordering: .releasing) }
         for slot in dropped { store.clear(slot: slot) }
         // Freed only now, so the next change (not this one) may reuse them.
         snapshot.withLock { $0.freeSlots.append(contentsOf: dropped) }

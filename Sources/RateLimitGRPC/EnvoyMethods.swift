@@ -52,26 +52,37 @@ struct EnvoyPlan: Sendable {
 
     /// The framed answer, given the decision of `checks` (nil when nothing matched).
     func response(_ verdict: Verdict?) -> ByteBuffer {
-        let allowed: Bool
-        let decision: (Int) -> Decision?
-        switch verdict {
-        case nil: (allowed, decision) = (true, { _ in nil })
-        case .one(let one): (allowed, decision) = (one.allowed, { $0 == 0 ? one : nil })
-        case .batch(let batch): (allowed, decision) = (batch.allowed, { $0 < batch.decisions.count ? batch.decisions[$0] : nil })
-        }
-        let overall: EnvoyWire.Code = allowed ? .ok : .overLimit
+        let overall: EnvoyWire.Code = Self.allowed(verdict) ? .ok : .overLimit
         switch matched {
         case .one(let check):
-            let status = check.flatMap { check in decision(0).map { Self.status($0, rule: check.rule) } } ?? EnvoyWire.Status(code: .ok)
-            return EnvoyWire.framedResponse(overall: overall, statuses: CollectionOfOne(status), allocator: ByteBufferAllocator())
+            let status = check.flatMap { check in Self.decision(verdict, at: 0).map { Self.status($0, rule: check.rule) } }
+            return EnvoyWire.framedResponse(overall: overall, statuses: CollectionOfOne(status ?? EnvoyWire.Status(code: .ok)), allocator: ByteBufferAllocator())
         case .many(let checks):
             var position = 0  // the matched checks' decisions come in descriptor order
             let statuses = checks.map { check -> EnvoyWire.Status in
                 guard let check else { return EnvoyWire.Status(code: .ok) }
                 defer { position += 1 }
-                return decision(position).map { Self.status($0, rule: check.rule) } ?? EnvoyWire.Status(code: .ok)
+                return Self.decision(verdict, at: position).map { Self.status($0, rule: check.rule) } ?? EnvoyWire.Status(code: .ok)
             }
             return EnvoyWire.framedResponse(overall: overall, statuses: statuses, allocator: ByteBufferAllocator())
+        }
+    }
+
+    /// Whether the request is allowed: nothing matched, or the decision allows.
+    private static func allowed(_ verdict: Verdict?) -> Bool {
+        switch verdict {
+        case nil: true
+        case .one(let one): one.allowed
+        case .batch(let batch): batch.allowed
+        }
+    }
+
+    /// The decision of the `position`th matched check.
+    private static func decision(_ verdict: Verdict?, at position: Int) -> Decision? {
+        switch verdict {
+        case nil: nil
+        case .one(let one): position == 0 ? one : nil
+        case .batch(let batch): position < batch.decisions.count ? batch.decisions[position] : nil
         }
     }
 

@@ -117,22 +117,22 @@ enum EnvoyWire {
     static func framedResponse(overall: Code, statuses: some Collection<Status>, allocator: ByteBufferAllocator) -> ByteBuffer {
         var size = ProtoSize.varintField(overall.rawValue)
         for status in statuses { size += ProtoSize.messageField(statusSize(status)) }
-        var buffer = allocator.grpcMessage(size: size)
-        buffer.writeVarintField(1, overall.rawValue)
-        for status in statuses {
-            buffer.writeMessageHeader(2, size: statusSize(status))
-            buffer.writeVarintField(1, status.code.rawValue)
-            guard let limit = status.limit else { continue }
-            buffer.writeMessageHeader(2, size: rateLimitSize(limit))
-            buffer.writeVarintField(1, UInt64(limit.requestsPerUnit))
-            buffer.writeVarintField(2, limit.unit)
-            buffer.writeStringField(3, limit.name)
-            buffer.writeVarintField(3, UInt64(limit.remaining))
-            buffer.writeMessageHeader(4, size: durationSize(limit))
-            buffer.writeVarintField(1, UInt64(bitPattern: limit.resetSeconds))
-            buffer.writeVarintField(2, UInt64(bitPattern: Int64(limit.resetNanos)))
+        return allocator.grpcMessage(size: size) { writer in
+            writer.writeVarintField(1, overall.rawValue)
+            for status in statuses {
+                writer.writeMessageHeader(2, size: statusSize(status))
+                writer.writeVarintField(1, status.code.rawValue)
+                guard let limit = status.limit else { continue }
+                writer.writeMessageHeader(2, size: rateLimitSize(limit))
+                writer.writeVarintField(1, UInt64(limit.requestsPerUnit))
+                writer.writeVarintField(2, limit.unit)
+                writer.writeStringField(3, limit.name)
+                writer.writeVarintField(3, UInt64(limit.remaining))
+                writer.writeMessageHeader(4, size: durationSize(limit))
+                writer.writeVarintField(1, UInt64(bitPattern: limit.resetSeconds))
+                writer.writeVarintField(2, UInt64(bitPattern: Int64(limit.resetNanos)))
+            }
         }
-        return buffer
     }
 
     private static func statusSize(_ status: Status) -> Int {

@@ -68,21 +68,22 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         context.fireChannelReadComplete()
     }
 
+    /// NIOHTTP2 sends about seven events per call (stream created and closed, window changes).
+    /// They are told apart by metatype, not by failed dynamic casts, and end here: this is the
+    /// last handler, and nothing after it reads them.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // The one event of every call that needs nothing here: a metatype comparison instead
-        // of three failed dynamic casts.
-        if type(of: event) == NIOHTTP2StreamCreatedEvent.self { return context.fireUserInboundEventTriggered(event) }
-        if let window = event as? NIOHTTP2WindowUpdatedEvent {
+        let eventType = type(of: event)
+        if eventType == NIOHTTP2WindowUpdatedEvent.self, let window = event as? NIOHTTP2WindowUpdatedEvent {
             if let inbound = window.inboundWindowSize, let increment = machine.windowUpdated(window.streamID, inboundWindow: inbound) {
                 write(window.streamID, .windowUpdate(windowSizeIncrement: increment), context: context)
                 if !inReadLoop { context.flush() }
             }
-        } else if let closed = event as? StreamClosedEvent {
+        } else if eventType == StreamClosedEvent.self, let closed = event as? StreamClosedEvent {
             perform(machine.streamClosed(closed.streamID), context: context)
-        } else if event is ChannelShouldQuiesceEvent {
-            perform(machine.quiesce(), context: context)
+        } else if eventType != NIOHTTP2StreamCreatedEvent.self {
+            if event is ChannelShouldQuiesceEvent { perform(machine.quiesce(), context: context) }
+            context.fireUserInboundEventTriggered(event)
         }
-        context.fireUserInboundEventTriggered(event)
     }
 
     private func perform(_ action: GRPCConnectionStateMachine.ConnectionAction, context: ChannelHandlerContext) {

@@ -120,7 +120,9 @@ public struct GRPCConnectionStateMachine {
     /// stream; returns the credit to give back (WINDOW_UPDATE), once half the window is used.
     /// The connection's counts the DATA of streams already refused or reset too, which never
     /// reach this handler: counting only delivered frames would starve the connection.
-    public func windowUpdated(_ streamID: HTTP2StreamID, inboundWindow: Int) -> Int? {
+    /// `mutating` though it changes nothing: called on the handler's stored machine, a
+    /// non-mutating call copied the whole machine, four times per call.
+    public mutating func windowUpdated(_ streamID: HTTP2StreamID, inboundWindow: Int) -> Int? {
         guard streamID == .rootStream || isReceiving(streamID), inboundWindow <= configuration.windowSize / 2 else { return nil }
         return configuration.windowSize - inboundWindow
     }

@@ -33,20 +33,18 @@ public final class GRPCService: Sendable {
             switch method {
             case .checkLimit:
                 let check = try Self.decode("CheckLimitRequest") { () throws(ProtoWireError) in try SluiceWire.decodeCheck(message, costField: true) }
-                try refuseLeases([check])
-                return decide(.one(check), commit: true, method, start, eventLoop, Self.decisionReply)
+                try refuseLeases(CollectionOfOne(check))
+                return answer(pipeline.decide(.one(check), commit: true), method, start, eventLoop, DecisionReply())
             case .getStatus:
                 let check = try Self.decode("GetStatusRequest") { () throws(ProtoWireError) in try SluiceWire.decodeCheck(message, costField: false) }
-                return decide(.one(check), commit: false, method, start, eventLoop, Self.decisionReply)
+                return answer(pipeline.decide(.one(check), commit: false), method, start, eventLoop, DecisionReply())
             case .checkBatch:
                 let checks = try Self.decode("CheckBatchRequest") { () throws(ProtoWireError) in try SluiceWire.decodeBatch(message) }
                 try refuseLeases(checks)
-                return decide(.batch(checks), commit: true, method, start, eventLoop) {
-                    .message(SluiceWire.framedBatch($0.batch, allocator: ByteBufferAllocator()))
-                }
+                return answer(pipeline.decide(.batch(checks), commit: true), method, start, eventLoop, BatchReply())
             case .report:
                 let reports = try Self.decode("ReportRequest") { () throws(ProtoWireError) in try SluiceWire.decodeReports(message) }
-                return report(reports, method, start, eventLoop)
+                return answer(pipeline.report(reports), method, start, eventLoop, ReportsReply())
             case .shouldRateLimit:
                 let request = try Self.decode("envoy.service.ratelimit.v3.RateLimitRequest") { () throws(ProtoWireError) in
                     try EnvoyWire.decodeRequest(message)
@@ -56,7 +54,7 @@ public final class GRPCService: Sendable {
                     observers.duration(method.endpoint, elapsedNanoseconds(since: start))
                     return .now(.message(plan.response(nil)))
                 }
-                return decide(checks, commit: true, method, start, eventLoop) { .message(plan.response($0)) }
+                return answer(pipeline.decide(checks, commit: true), method, start, eventLoop, plan)
             }
         } catch {
             return .now(.failure(error))
@@ -66,7 +64,8 @@ public final class GRPCService: Sendable {
     /// sluice.v1 carries no lease id: a check that would acquire a concurrency rule's lease is
     /// refused (`INVALID_ARGUMENT`), or the caller would hold a lease it can never release.
     /// Leases are the HTTP API's (docs/grpc.md); `GetStatus` (a peek) is answered.
-    private func refuseLeases(_ checks: [CheckRequest]) throws(GRPCStatus) {
+    private func refuseLeases(_ checks: some Sequence<CheckRequest>) throws(GRPCStatus) {
+        guard pipeline.limiter.hasConcurrencyRules else { return }
         for check in checks where check.cost > 0 && pipeline.limiter.algorithm(of: check.rule) == .concurrency {
             throw GRPCStatus(
                 .invalidArgument,
@@ -74,44 +73,31 @@ public final class GRPCService: Sendable {
         }
     }
 
-    /// Decides `checks` through the pipeline and renders the reply.
-    private func decide(
-        _ checks: Checks, commit: Bool, _ method: GRPCMethod, _ start: NIODeadline,
-        _ eventLoop: any EventLoop, _ respond: @escaping @Sendable (Verdict) -> GRPCReply
-    ) -> GRPCAnswer {
-        answer(pipeline.decide(checks, commit: commit), method, start, eventLoop, respond)
-    }
-
-    /// Records reports through the pipeline and renders `ReportResponse`.
-    private func report(_ reports: [ReportRequest], _ method: GRPCMethod, _ start: NIODeadline, _ eventLoop: any EventLoop) -> GRPCAnswer {
-        answer(pipeline.report(reports), method, start, eventLoop) { .message(SluiceWire.framedReports($0, allocator: ByteBufferAllocator())) }
-    }
-
     /// A pipeline step as a gRPC answer: now, or later on `eventLoop`.
-    private func answer<Value: Sendable>(
-        _ step: PipelineStep<Value>, _ method: GRPCMethod, _ start: NIODeadline, _ eventLoop: any EventLoop,
-        _ respond: @escaping @Sendable (Value) -> GRPCReply
+    private func answer<Responder: GRPCResponder>(
+        _ step: PipelineStep<Responder.Value>, _ method: GRPCMethod, _ start: NIODeadline, _ eventLoop: any EventLoop,
+        _ responder: Responder
     ) -> GRPCAnswer {
         switch step {
         case .now(let result):
-            return .now(reply(result, method, start, respond))
+            return .now(reply(result, method, start, responder))
         case .later(let call):
             let promise = eventLoop.makePromise(of: GRPCReply.self)
             call.run(affinity: ObjectIdentifier(eventLoop)) { result in
-                promise.succeed(self.reply(result, method, start, respond))
+                promise.succeed(self.reply(result, method, start, responder))
             }
             return .later(promise.futureResult)
         }
     }
 
-    /// The reply to a pipeline result: `respond`'s message, counted in the method's latency, or
-    /// the refusal's status.
-    private func reply<Value>(
-        _ result: Result<Value, PipelineError>, _ method: GRPCMethod, _ start: NIODeadline, _ respond: (Value) -> GRPCReply
+    /// The reply to a pipeline result: the responder's message, counted in the method's
+    /// latency, or the refusal's status.
+    private func reply<Responder: GRPCResponder>(
+        _ result: Result<Responder.Value, PipelineError>, _ method: GRPCMethod, _ start: NIODeadline, _ responder: Responder
     ) -> GRPCReply {
         switch result {
         case .success(let value):
-            let reply = respond(value)
+            let reply = responder.reply(value)
             observers.duration(method.endpoint, elapsedNanoseconds(since: start))
             return reply
         case .failure(let error):
@@ -128,11 +114,36 @@ public final class GRPCService: Sendable {
         }
     }
 
-    /// CheckLimit's and GetStatus's answer: one decision.
-    @Sendable static func decisionReply(_ verdict: Verdict) -> GRPCReply {
+}
+
+/// Renders what the pipeline answered as a call's reply. A value rather than a closure: a
+/// reply rendered now allocates no closure context.
+protocol GRPCResponder: Sendable {
+    associatedtype Value: Sendable
+    func reply(_ value: Value) -> GRPCReply
+}
+
+/// CheckLimit's and GetStatus's answer: one decision.
+struct DecisionReply: GRPCResponder {
+    func reply(_ verdict: Verdict) -> GRPCReply {
         guard case .one(let decision) = verdict else { return .failure(GRPCStatus(.internalError, "one check answered as a batch")) }
         return .message(SluiceWire.framedDecision(decision, allocator: ByteBufferAllocator()))
     }
+}
+
+/// CheckBatch's answer.
+struct BatchReply: GRPCResponder {
+    func reply(_ verdict: Verdict) -> GRPCReply { .message(SluiceWire.framedBatch(verdict.batch, allocator: ByteBufferAllocator())) }
+}
+
+/// Report's answer.
+struct ReportsReply: GRPCResponder {
+    func reply(_ reports: [Report]) -> GRPCReply { .message(SluiceWire.framedReports(reports, allocator: ByteBufferAllocator())) }
+}
+
+/// ShouldRateLimit's answer, one status per descriptor.
+extension EnvoyPlan: GRPCResponder {
+    func reply(_ verdict: Verdict) -> GRPCReply { .message(response(verdict)) }
 }
 
 extension GRPCStatus {

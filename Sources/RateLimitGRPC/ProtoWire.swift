@@ -90,24 +90,14 @@ struct ProtoReader {
     }
 }
 
-/// Writes protobuf's wire format into a ByteBuffer. Sizes of nested messages are computed
-/// up front (`ProtoSize`), so each message is written once, in place.
-extension ByteBuffer {
-    mutating func writeVarint(_ value: UInt64) {
-        // One write of up to 10 bytes, not one checked write per byte.
-        writeWithUnsafeMutableBytes(minimumWritableBytes: 10) { out in
-            var value = value
-            var count = 0
-            while value >= 0x80 {
-                out[count] = UInt8(truncatingIfNeeded: value) | 0x80
-                value >>= 7
-                count += 1
-            }
-            out[count] = UInt8(value)
-            return count + 1
-        }
-    }
+/// Writes protobuf's wire format: the field writers, once, for both outputs below.
+protocol ProtoOutput {
+    mutating func writeVarint(_ value: UInt64)
+    /// The text's UTF-8 bytes, without a length.
+    mutating func writeUTF8(_ text: String)
+}
 
+extension ProtoOutput {
     mutating func writeTag(_ field: UInt64, _ wireType: UInt8) {
         writeVarint(field << 3 | UInt64(wireType))
     }
@@ -124,13 +114,66 @@ extension ByteBuffer {
         guard !text.isEmpty else { return }
         writeTag(field, 2)
         writeVarint(UInt64(text.utf8.count))
-        writeString(text)
+        writeUTF8(text)
     }
 
     /// The header of an embedded message field of `size` bytes (the message follows).
     mutating func writeMessageHeader(_ field: UInt64, size: Int) {
         writeTag(field, 2)
         writeVarint(UInt64(size))
+    }
+}
+
+/// Writes into memory sized up front with `ProtoSize`: the answers' path, one ByteBuffer access
+/// per message instead of a capacity, uniqueness and exclusivity check per field. Every byte is
+/// bounds-checked, so a miscomputed size traps instead of writing past the end.
+struct ProtoWriter: ProtoOutput {
+    private let out: UnsafeMutableRawBufferPointer
+    /// Bytes written so far.
+    private(set) var count = 0
+
+    init(_ out: UnsafeMutableRawBufferPointer) {
+        self.out = out
+    }
+
+    @inline(__always)
+    mutating func writeByte(_ byte: UInt8) {
+        precondition(count < out.count, "a protobuf message outgrew its computed size")
+        out[count] = byte
+        count += 1
+    }
+
+    mutating func writeVarint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            writeByte(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        writeByte(UInt8(value))
+    }
+
+    mutating func writeUTF8(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            precondition(bytes.count <= out.count - count, "a protobuf message outgrew its computed size")
+            UnsafeMutableRawBufferPointer(rebasing: out[count...]).copyMemory(from: UnsafeRawBufferPointer(bytes))
+            count += bytes.count
+        }
+    }
+}
+
+/// Writes into a growing ByteBuffer, for messages of unknown size (tests build requests so).
+extension ByteBuffer: ProtoOutput {
+    mutating func writeVarint(_ value: UInt64) {
+        writeWithUnsafeMutableBytes(minimumWritableBytes: 10) { out in
+            var writer = ProtoWriter(out)
+            writer.writeVarint(value)
+            return writer.count
+        }
+    }
+
+    mutating func writeUTF8(_ text: String) {
+        writeString(text)
     }
 }
 
@@ -141,6 +184,23 @@ extension ByteBufferAllocator {
         var buffer = buffer(capacity: 5 + size)
         buffer.writeInteger(UInt8(0))
         buffer.writeInteger(UInt32(truncatingIfNeeded: size))
+        return buffer
+    }
+
+    /// One gRPC message of `size` bytes (`ProtoSize`), prefix and all, written by `write` in
+    /// one access to the buffer; traps unless `write` writes exactly `size` bytes.
+    @inline(__always)
+    func grpcMessage(size: Int, _ write: (inout ProtoWriter) -> Void) -> ByteBuffer {
+        var buffer = buffer(capacity: 5 + size)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 5 + size) { out in
+            var writer = ProtoWriter(out)
+            writer.writeByte(0)
+            let length = UInt32(truncatingIfNeeded: size)
+            for shift in stride(from: 24, through: 0, by: -8) { writer.writeByte(UInt8(truncatingIfNeeded: length >> UInt32(shift))) }
+            write(&writer)
+            precondition(writer.count == 5 + size, "a protobuf message's computed size was wrong")
+            return writer.count
+        }
         return buffer
     }
 }

@@ -91,12 +91,12 @@ enum SluiceWire {
     /// `ReportResponse`, framed.
     static func framedReports(_ reports: [Report], allocator: ByteBufferAllocator) -> ByteBuffer {
         let size = reports.reduce(0) { $0 + ProtoSize.messageField(reportSize($1)) }
-        var buffer = allocator.grpcMessage(size: size)
-        for r in reports {
-            buffer.writeMessageHeader(1, size: reportSize(r))
-            for (field, value) in reportFields(r) { buffer.writeVarintField(field, value) }
+        return allocator.grpcMessage(size: size) { writer in
+            for r in reports {
+                writer.writeMessageHeader(1, size: reportSize(r))
+                for (field, value) in reportFields(r) { writer.writeVarintField(field, value) }
+            }
         }
-        return buffer
     }
 
     /// A `ReportResult`'s fields, in field order (all varints).
@@ -115,19 +115,17 @@ enum SluiceWire {
     /// `CheckLimitResponse` or `GetStatusResponse` (the same shape: field 1, the decision), framed.
     static func framedDecision(_ decision: Decision, allocator: ByteBufferAllocator) -> ByteBuffer {
         let size = ProtoSize.messageField(decisionSize(decision))
-        var buffer = allocator.grpcMessage(size: size)
-        buffer.writeDecision(1, decision)
-        return buffer
+        return allocator.grpcMessage(size: size) { $0.writeDecision(1, decision) }
     }
 
     /// `CheckBatchResponse`, framed.
     static func framedBatch(_ batch: BatchDecision, allocator: ByteBufferAllocator) -> ByteBuffer {
         var size = ProtoSize.varintField(batch.allowed ? 1 : 0)
         for decision in batch.decisions { size += ProtoSize.messageField(decisionSize(decision)) }
-        var buffer = allocator.grpcMessage(size: size)
-        buffer.writeVarintField(1, batch.allowed ? 1 : 0)
-        for decision in batch.decisions { buffer.writeDecision(2, decision) }
-        return buffer
+        return allocator.grpcMessage(size: size) { writer in
+            writer.writeVarintField(1, batch.allowed ? 1 : 0)
+            for decision in batch.decisions { writer.writeDecision(2, decision) }
+        }
     }
 
     static func decisionSize(_ d: Decision) -> Int {
@@ -138,7 +136,7 @@ enum SluiceWire {
     }
 }
 
-extension ByteBuffer {
+extension ProtoOutput {
     /// A `sluice.v1.Decision` as embedded message field `field`.
     mutating func writeDecision(_ field: UInt64, _ d: Decision) {
         writeMessageHeader(field, size: SluiceWire.decisionSize(d))

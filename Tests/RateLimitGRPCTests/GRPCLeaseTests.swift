@@ -42,6 +42,25 @@ import Testing
         #expect(try limiter.status(CheckRequest(rule: "api", key: "k", cost: 0)).remaining == 2, "the refused batch consumed nothing")
     }
 
+    /// The refusal follows the rules in force: a reload that makes `jobs` a concurrency rule
+    /// is refused at once, and one that makes it a window again is answered.
+    @Test func aReloadedConcurrencyRuleIsRefusedAndItsRemovalAnswered() throws {
+        let window = try ConfigLoader.parse(yaml: "rules: [{ name: jobs, algorithm: fixed_window, limit: 3, period: 1m }]").rules
+        let concurrency = try ConfigLoader.parse(yaml: "rules: [{ name: jobs, algorithm: concurrency, limit: 3 }]").rules
+        let limiter = RateLimiter(rules: window, clock: ManualClock(now: 0))
+        let service = GRPCService(pipeline: DecisionPipeline(limiter: limiter))
+        let loop = EmbeddedEventLoop()
+        func refused() -> Bool {
+            if case .now(.failure(let status)) = service.answer(.checkLimit, Self.check("jobs"), on: loop) { return status.code == .invalidArgument }
+            return false
+        }
+        #expect(!limiter.hasConcurrencyRules && !refused())
+        limiter.replaceRules(concurrency)
+        #expect(limiter.hasConcurrencyRules && refused())
+        limiter.replaceRules(window)
+        #expect(!limiter.hasConcurrencyRules && !refused())
+    }
+
     static func batch(_ checks: [ByteBuffer]) -> ByteBuffer {
         var out = ByteBuffer()
         for var check in checks {
