@@ -166,6 +166,7 @@ public struct DescriptorIndex: Sendable, Hashable {
 
     /// The values of the any-value entries joined by `|`; every value when the rule fixes them all.
     private static func key(_ entries: [DescriptorEntry], _ values: ArraySlice<String>) -> String {
+        if entries.count == 1, entries[0].value == nil, let only = values.first { return only }  // one entry, any value
         var variable: String?
         var count = 0
         for (entry, value) in zip(entries, values) where entry.value == nil {

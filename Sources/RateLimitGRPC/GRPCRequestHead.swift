@@ -25,12 +25,15 @@ public struct GRPCRequestHead: Sendable, Hashable {
     public static func parse(_ headers: HPACKHeaders, now: NIODeadline) -> Result<GRPCRequestHead, Rejection> {
         var contentType = "", method = "", path = "", encoding: String?, timeout: String?
         for header in headers {
-            switch header.name {
-            case "content-type": contentType = header.value
-            case ":method": method = header.value
-            case ":path": path = header.value
-            case "grpc-encoding": encoding = header.value
-            case "grpc-timeout": timeout = header.value
+            // By length first: most names are none of these, and a length is cheaper than five
+            // string comparisons.
+            let name = header.name
+            switch name.utf8.count {
+            case 5 where name == ":path": path = header.value
+            case 7 where name == ":method": method = header.value
+            case 12 where name == "content-type": contentType = header.value
+            case 12 where name == "grpc-timeout": timeout = header.value
+            case 13 where name == "grpc-encoding": encoding = header.value
             default: continue
             }
         }
@@ -59,6 +62,7 @@ public struct GRPCRequestHead: Sendable, Hashable {
 
     /// `application/grpc`, alone or with a subtype (`+proto`) or parameters (`;charset=...`).
     static func isGRPC(contentType: String) -> Bool {
+        if contentType == "application/grpc" { return true }  // what nearly every client sends
         let utf8 = contentType.utf8
         let base = "application/grpc".utf8
         guard utf8.starts(with: base) else { return false }
