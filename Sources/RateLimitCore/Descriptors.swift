@@ -144,6 +144,16 @@ public struct DescriptorIndex: Sendable, Hashable {
     /// The rule and key for one descriptor's entries, given as their keys and values in order
     /// (slices of what Envoy's wire decoding yields: nothing is copied to look them up).
     public func match(domain: String, keys: ArraySlice<String>, values: ArraySlice<String>) -> Match {
+        find(domain, keys, values)
+    }
+
+    /// The same, for a descriptor decoded into `SmallArray`s (the common one, with one entry,
+    /// allocates nothing).
+    public func match(domain: String, keys: Slice<SmallArray<String>>, values: Slice<SmallArray<String>>) -> Match {
+        find(domain, keys, values)
+    }
+
+    private func find<Keys: Collection<String>, Values: Collection<String>>(_ domain: String, _ keys: Keys, _ values: Values) -> Match {
         let found: Group?
         if let list {
             guard let groups = list.first(where: { $0.domain == domain })?.groups else { return .unknownDomain }
@@ -159,13 +169,13 @@ public struct DescriptorIndex: Sendable, Hashable {
         return .noRule
     }
 
-    private static func fixedValuesMatch(_ entries: [DescriptorEntry], _ values: ArraySlice<String>) -> Bool {
+    private static func fixedValuesMatch(_ entries: [DescriptorEntry], _ values: some Collection<String>) -> Bool {
         for (entry, value) in zip(entries, values) where entry.value != nil && entry.value != value { return false }
         return true
     }
 
     /// The values of the any-value entries joined by `|`; every value when the rule fixes them all.
-    private static func key(_ entries: [DescriptorEntry], _ values: ArraySlice<String>) -> String {
+    private static func key(_ entries: [DescriptorEntry], _ values: some Collection<String>) -> String {
         if entries.count == 1, entries[0].value == nil, let only = values.first { return only }  // one entry, any value
         var variable: String?
         var count = 0

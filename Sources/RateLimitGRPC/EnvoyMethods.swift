@@ -36,7 +36,11 @@ struct EnvoyPlan: Sendable {
                 return nil
             }
         }
-        matched = request.descriptors.count == 1 ? .one(check(request.descriptors[0])) : .many(request.descriptors.map(check))
+        if case .one(let only) = request.descriptors {
+            matched = .one(check(only))
+        } else {
+            matched = .many(request.descriptors.map(check))
+        }
     }
 
     /// What the pipeline decides: the matched checks (one, or a batch in descriptor order); nil

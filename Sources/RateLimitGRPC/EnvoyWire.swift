@@ -1,4 +1,5 @@
 import NIOCore
+import RateLimitCore
 
 /// Envoy RLS v3 on the wire, read and written by hand: the fields `ShouldRateLimit` uses, with
 /// no message objects in between (SwiftProtobuf's cost per call was most of the Envoy path's).
@@ -8,15 +9,17 @@ enum EnvoyWire {
     /// `envoy.service.ratelimit.v3.RateLimitRequest`.
     struct Request: Equatable {
         var domain = ""
-        var descriptors: [Descriptor] = []
+        /// One descriptor, the common request, is held without an array.
+        var descriptors = SmallArray<Descriptor>()
         /// 0 means 1.
         var hitsAddend: UInt32 = 0
-        /// Every descriptor's entries, one after another (two arrays per request, not per descriptor).
-        var keys: [String] = []
-        var values: [String] = []
+        /// Every descriptor's entries, one after another (two lists per request, not per
+        /// descriptor; no array for a request of one entry).
+        var keys = SmallArray<String>()
+        var values = SmallArray<String>()
 
-        func keys(of descriptor: Descriptor) -> ArraySlice<String> { keys[descriptor.entries] }
-        func values(of descriptor: Descriptor) -> ArraySlice<String> { values[descriptor.entries] }
+        func keys(of descriptor: Descriptor) -> Slice<SmallArray<String>> { keys[descriptor.entries] }
+        func values(of descriptor: Descriptor) -> Slice<SmallArray<String>> { values[descriptor.entries] }
     }
 
     /// `envoy.extensions.common.ratelimit.v3.RateLimitDescriptor` (its `limit` override is ignored).

@@ -3,15 +3,23 @@ public enum GRPCMethod: Sendable, CaseIterable {
     case checkLimit, checkBatch, getStatus, report, shouldRateLimit
 
     public init?(path: String) {
-        switch path {
-        case "/sluice.v1.RateLimiter/CheckLimit": self = .checkLimit
-        case "/sluice.v1.RateLimiter/CheckBatch": self = .checkBatch
-        case "/sluice.v1.RateLimiter/GetStatus": self = .getStatus
-        case "/sluice.v1.RateLimiter/Report": self = .report
-        case "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit": self = .shouldRateLimit
-        default: return nil
+        // Lengths first: one string comparison per call, not up to five.
+        let count = path.utf8.count
+        for (candidate, method) in Self.byPath where candidate.utf8.count == count && candidate == path {
+            self = method
+            return
         }
+        return nil
     }
+
+    /// Every method's `:path`.
+    static let byPath: [(path: String, method: GRPCMethod)] = [
+        ("/sluice.v1.RateLimiter/CheckLimit", .checkLimit),
+        ("/sluice.v1.RateLimiter/CheckBatch", .checkBatch),
+        ("/sluice.v1.RateLimiter/GetStatus", .getStatus),
+        ("/sluice.v1.RateLimiter/Report", .report),
+        ("/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit", .shouldRateLimit),
+    ]
 
     public var endpoint: GRPCEndpoint {
         switch self {

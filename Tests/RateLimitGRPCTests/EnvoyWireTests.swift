@@ -118,7 +118,7 @@ import Testing
             guard let mine = try? EnvoyWire.decodeRequest(ByteBuffer(bytes: bytes)), let theirs = try? Request(serializedBytes: bytes) else {
                 continue
             }
-            #expect(mine.domain == theirs.domain && mine.values == theirs.descriptors.flatMap { $0.entries.map(\.value) })
+            #expect(mine.domain == theirs.domain && Array(mine.values) == theirs.descriptors.flatMap { $0.entries.map(\.value) })
         }
     }
 }

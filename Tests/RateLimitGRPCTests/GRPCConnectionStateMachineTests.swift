@@ -75,6 +75,18 @@ import Testing
         #expect(!GRPCRequestHead.isGRPC(contentType: "text/plain"))
     }
 
+    @Test func everyMethodIsFoundByItsPathAndOnlyByIt() {
+        #expect(GRPCMethod(path: "/sluice.v1.RateLimiter/CheckLimit") == .checkLimit)
+        #expect(GRPCMethod(path: "/sluice.v1.RateLimiter/CheckBatch") == .checkBatch)
+        #expect(GRPCMethod(path: "/sluice.v1.RateLimiter/GetStatus") == .getStatus)
+        #expect(GRPCMethod(path: "/sluice.v1.RateLimiter/Report") == .report)
+        #expect(GRPCMethod(path: "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit") == .shouldRateLimit)
+        #expect(Set(GRPCMethod.byPath.map(\.method)) == Set(GRPCMethod.allCases))
+        for near in ["/sluice.v1.RateLimiter/CheckLimiT", "/sluice.v1.RateLimiter/CheckLimit/", "", "/"] {
+            #expect(GRPCMethod(path: near) == nil, "\(near)")
+        }
+    }
+
     @Test func unknownMethodsAreUnimplemented() {
         var machine = Machine()
         let action = machine.receiveHeaders(stream, headers(path: "/sluice.v1.RateLimiter/Nope"), endStream: true, now: now)
