@@ -7,9 +7,9 @@ import SluiceApp
 import RateLimitTestSupport
 import Testing
 
-/// `sluice serve --grpc-socket`: the real binary, a Swift gRPC client over the Unix socket, and
-/// the metrics it exports.
-@Suite(.serialized) struct GRPCProcessTests {
+/// The app with `--grpc-socket`, built in-process (`withTestApp`): a Swift gRPC client over the
+/// real Unix socket, and the metrics it exports.
+@Suite(.serialized) struct GRPCAppTests {
     @Test func envoyAndSluiceOverTheGRPCSocketWithMetrics() async throws {
         let sockets = TemporaryDirectory()
         defer { sockets.remove() }
