@@ -128,11 +128,12 @@ public final class SluiceMetrics: Sendable {
         rules.recorder(forRule: rule)
     }
 
-    /// The latency histogram of one API endpoint.
-    public func duration(endpoint: String) -> DurationHistogram {
-        registry.makeDurationHistogram(
-            descriptor: Self.name("rate_limiter_request_duration_seconds", "Server-side latency of API calls."),
-            labels: [("endpoint", endpoint)], buckets: Self.durationBuckets)
+    /// `rate_limiter_request_duration_seconds`, rendered by Sluice (`LatencyHistogram`).
+    let durations = LatencyHistograms(buckets: durationBuckets)
+
+    /// The latency histogram of one API endpoint: the same object for the same endpoint.
+    public func duration(endpoint: String) -> LatencyHistogram {
+        durations.histogram(endpoint: endpoint)
     }
 
     /// `rate_limiter_backend_up{backend}`.
@@ -152,6 +153,7 @@ public final class SluiceMetrics: Sendable {
     /// - Parameter now: the limiter's clock, for the top-keys series.
     public func render(now: Nanoseconds = 0) -> [UInt8] {
         var buffer = registry.emitToBuffer()
+        durations.render(into: &buffer)
         rules.render(into: &buffer, now: now)
         ProcessMetrics.sample().render(into: &buffer)
         return buffer

@@ -6,7 +6,7 @@ import RateLimitMetrics
 /// `rate_limiter_request_duration_seconds{endpoint}` for the API's endpoints.
 struct APIMetrics: APIObserver {
     /// By `APIHandler.Endpoint.position`.
-    let durations: [DurationHistogram]
+    let durations: [LatencyHistogram]
 
     init(_ metrics: SluiceMetrics) {
         durations = APIHandler.Endpoint.allCases.map { metrics.duration(endpoint: $0.rawValue) }
