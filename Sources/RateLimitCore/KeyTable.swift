@@ -23,8 +23,9 @@ struct KeyTable: Sendable {
     static let secondChances = 8
 
     var tables: [[ExactKey: Tracked]] = []
-    /// The keys of `concurrency` rules (outside `capacity`: each expires at its lease TTL).
-    var leases = LeaseTable()
+    /// The keys of `concurrency` rules, within `capacity` too: at the cap an ordinary key is
+    /// evicted first, and a concurrency key (its leases forgotten) only when none is left.
+    private(set) var leases = LeaseTable()
     /// Most keys this stripe holds (`Int.max`: no cap, and no queue is kept).
     let capacity: Int
     private(set) var count = 0
@@ -59,7 +60,11 @@ struct KeyTable: Sendable {
     /// Decides one item in place; a new key that consumes gets an entry (evicting at the cap).
     @inline(__always)
     mutating func decide(_ item: StoreItem, now: Nanoseconds, commit: Bool) -> Decision {
-        if item.limits.algorithm == .concurrency { return leases.decide(item, now: now, commit: commit) }
+        if item.limits.algorithm == .concurrency {
+            let (decision, added) = leases.decide(item, now: now, commit: commit)
+            if added, held > capacity { makeRoom(sparing: MemoryStore.SlotKey(slot: item.slot, key: ExactKey(item.key))) }
+            return decision
+        }
         let key = ExactKey(item.key)
         sequence &+= 1
         if item.slot < tables.count, let decision = tables[item.slot].decideExisting(key, item, now: now, commit: commit, touch: sequence) {
@@ -68,6 +73,17 @@ struct KeyTable: Sendable {
         let step = Algorithms.step(nil, now: now, cost: item.cost, limits: item.limits)
         if commit, step.decision.allowed, item.cost > 0 { insert(step.next, slot: item.slot, key: key) }
         return step.decision
+    }
+
+    /// Sets a concurrency key's leases (a committed batch), inserting it when new.
+    mutating func storeLeases(_ set: LeaseSet, slot: Int, key: ExactKey) {
+        let slotKey = MemoryStore.SlotKey(slot: slot, key: key)
+        if leases.store(set, slotKey), held > capacity { makeRoom(sparing: slotKey) }
+    }
+
+    /// Frees a concurrency key's lease (see `LeaseTable.release`).
+    mutating func releaseLease(_ id: UInt64, _ key: MemoryStore.SlotKey, limits: Limits, now: Nanoseconds) throws(LeaseSet.ReleaseError) -> Decision {
+        try leases.release(id, key, limits: limits, now: now)
     }
 
     /// Sets a key's state (a committed batch), inserting it when new.
@@ -106,13 +122,26 @@ struct KeyTable: Sendable {
 
     private mutating func insert(_ state: KeyState, slot: Int, key: ExactKey) {
         if slot >= tables.count { tables.append(contentsOf: repeatElement([:], count: slot + 1 - tables.count)) }
-        if count >= capacity { evictOne() }
+        if held >= capacity { makeRoom(sparing: nil) }
         sequence &+= 1
         tables[slot][key] = Tracked(state: state, touched: sequence)
         count += 1
         guard bounded else { return }
         queue.append(Queued(slot: slot, key: key, queued: sequence))
         compactIfStale()
+    }
+
+    /// Keys held, ordinary and concurrency: what `capacity` bounds.
+    var held: Int { count + leases.count }
+
+    /// Frees one place at the cap: the least recently used ordinary key or, when none is left,
+    /// one concurrency key other than `sparing` (the one being added).
+    private mutating func makeRoom(sparing: MemoryStore.SlotKey?) {
+        if count > 0 {
+            evictOne()
+        } else if leases.evictOne(sparing: sparing) {
+            evictedAtCapacity += 1
+        }
     }
 
     /// Evicts the least recently used key (by CLOCK). Entries of keys already gone (swept,

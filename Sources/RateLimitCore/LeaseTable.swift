@@ -26,16 +26,28 @@ struct LeaseTable: Sendable {
     }
 
     /// Decides one check on a concurrency rule; stores the set when a lease is granted and
-    /// `commit` is true (else the answer carries no lease).
-    mutating func decide(_ item: StoreItem, now: Nanoseconds, commit: Bool) -> Decision {
+    /// `commit` is true (else the answer carries no lease). `added`: the key is new here.
+    mutating func decide(_ item: StoreItem, now: Nanoseconds, commit: Bool) -> (decision: Decision, added: Bool) {
         let key = MemoryStore.SlotKey(slot: item.slot, key: ExactKey(item.key))
         var (decision, next) = Algorithms.lease(set(key, now: now), now: now, cost: item.cost, limits: item.limits)
-        if commit, decision.lease != nil { sets[key] = next } else { decision.lease = nil }
-        return decision
+        guard commit, decision.lease != nil else {
+            decision.lease = nil
+            return (decision, false)
+        }
+        return (decision, sets.updateValue(next, forKey: key) == nil)
     }
 
-    mutating func store(_ set: LeaseSet, _ key: MemoryStore.SlotKey) {
-        sets[key] = set
+    /// Stores a key's set; true when the key is new here.
+    mutating func store(_ set: LeaseSet, _ key: MemoryStore.SlotKey) -> Bool {
+        sets.updateValue(set, forKey: key) == nil
+    }
+
+    /// Drops one key's set (not `sparing`'s) to keep the stripe within its cap: its leases are
+    /// forgotten, as an evicted key's state is. False when there is none to drop.
+    mutating func evictOne(sparing: MemoryStore.SlotKey?) -> Bool {
+        guard let victim = sets.keys.first(where: { $0 != sparing }) else { return false }
+        remove(victim)
+        return true
     }
 
     /// Frees lease `id` of `key`; answers the key's leases after it (a peek). A key with no set

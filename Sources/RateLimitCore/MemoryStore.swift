@@ -128,7 +128,7 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
                 for (i, item) in items.enumerated() {
                     let key = ExactKey(item.key)
                     if let next = pendingLeases.removeValue(forKey: SlotKey(slot: item.slot, key: key)) {
-                        locked[shardOf[i]]!.pointee.leases.store(next, SlotKey(slot: item.slot, key: key))
+                        locked[shardOf[i]]!.pointee.storeLeases(next, slot: item.slot, key: key)
                     }
                     if let next = pending.removeValue(forKey: SlotKey(slot: item.slot, key: key)) {
                         locked[shardOf[i]]!.pointee.store(next, slot: item.slot, key: key)
@@ -166,7 +166,7 @@ public final class MemoryStore: @unchecked Sendable {  // `stripes` is set in in
     /// Frees lease `id` of `item`'s key (a concurrency rule); answers the key's leases after it.
     public func release(_ id: UInt64, _ item: StoreItem, now: Nanoseconds) throws(LeaseSet.ReleaseError) -> Decision {
         try withShard(shardIndex(slot: item.slot, keyHash: item.keyHash)) { (shard: inout Shard) throws(LeaseSet.ReleaseError) -> Decision in
-            try shard.leases.release(id, SlotKey(slot: item.slot, key: ExactKey(item.key)), limits: item.limits, now: now)
+            try shard.releaseLease(id, SlotKey(slot: item.slot, key: ExactKey(item.key)), limits: item.limits, now: now)
         }
     }
 

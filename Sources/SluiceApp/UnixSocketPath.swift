@@ -53,23 +53,40 @@ public enum UnixSocketPath {
     /// restoring per call would leave 0o177 behind whenever two binds overlap.
     public static func bindingPrivately<T>(_ bind: () async throws -> T) async throws -> T {
         privateBinds.withLock { binds in
-            if binds.count == 0 { binds.previous = umask(0o177) }
-            binds.count += 1
+            if binds.enter() { binds.saved = umask(0o177) }
         }
         defer {
             privateBinds.withLock { binds in
-                binds.count -= 1
-                if binds.count == 0 { umask(binds.previous) }
+                if let restore = binds.leave() { umask(restore) }
             }
         }
         return try await bind()
     }
 
-    /// Binds in progress, and the umask from before the first of them.
-    private static let privateBinds = Mutex<(count: Int, previous: mode_t)>((0, 0))
-
+    private static let privateBinds = Mutex(PrivateBinds())
     /// Removes the socket file (at shutdown).
     public static func remove(_ path: String) {
         unlink(path)
+    }
+}
+
+/// The private binds in flight, as a value: the first one sets the private umask (and saves the
+/// one it replaced), the last one to finish puts the saved one back, in whatever order they
+/// overlap.
+struct PrivateBinds {
+    private(set) var count = 0
+    /// The umask from before the first bind in flight.
+    var saved: mode_t = 0
+
+    /// A bind starts: true when it is the first (set the private umask, save the old one).
+    mutating func enter() -> Bool {
+        count += 1
+        return count == 1
+    }
+
+    /// A bind ended: the umask to put back when it was the last.
+    mutating func leave() -> mode_t? {
+        count -= 1
+        return count == 0 ? saved : nil
     }
 }

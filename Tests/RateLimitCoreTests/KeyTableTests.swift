@@ -14,6 +14,41 @@ import Testing
         table.decide(item(key, slot: slot), now: 0, commit: true).allowed
     }
 
+    /// Concurrency keys count against the cap too (a flood of new keys holding leases must not
+    /// grow memory past `--max-keys`): an ordinary key is evicted first; with none left, another
+    /// concurrency key is, its leases forgotten, never the one being added.
+    @Test func concurrencyKeysAreWithinTheCap() {
+        let jobs = limits(.concurrency, 2, per: 30 * second)
+        func acquire(_ table: inout KeyTable, _ key: String, slot: Int = 1) -> Decision {
+            table.decide(StoreItem(slot: slot, key: key, limits: jobs, cost: 1), now: 0, commit: true)
+        }
+        var table = KeyTable(capacity: 4)
+        #expect(spend(&table, "a") && spend(&table, "b"))
+        #expect(acquire(&table, "j1").lease != nil && acquire(&table, "j2").lease != nil)
+        #expect(table.held == 4)
+        #expect(acquire(&table, "j3").lease != nil)  // evicts ordinary a, the least recent
+        #expect(table.held == 4 && table.state(0, "a") == nil && table.state(0, "b") != nil)
+        #expect(acquire(&table, "j4").lease != nil)  // evicts ordinary b
+        #expect(table.held == 4 && table.count == 0 && table.evictedAtCapacity == 2)
+        for i in 5...100 { #expect(acquire(&table, "j\(i)").lease != nil) }  // only concurrency keys left
+        #expect(table.held == 4 && table.evictedAtCapacity == 98)
+        #expect(acquire(&table, "j100").lease != nil && acquire(&table, "j100").lease == nil, "the newest key was kept: its limit of 2 holds")
+        #expect(spend(&table, "z") && table.held == 4, "an ordinary key at a cap of concurrency keys evicts one")
+        // Peeks and denials add nothing.
+        #expect(table.decide(StoreItem(slot: 1, key: "peek", limits: jobs, cost: 0), now: 0, commit: true).lease == nil)
+        #expect(table.held == 4)
+    }
+
+    @Test func aBatchsConcurrencyKeysAreWithinTheCapToo() {
+        let store = MemoryStore(shardCount: 1, maxKeys: 3)
+        let jobs = limits(.concurrency, 1, per: 30 * second)
+        for i in 0..<10 {
+            let batch = store.decideBatch([StoreItem(slot: 0, key: "b\(i)", limits: jobs, cost: 1)], now: 0, commit: true)
+            #expect(batch.allowed)
+        }
+        #expect(store.trackedKeys == 3)
+    }
+
     @Test func neverHoldsMoreThanItsCapacity() {
         var table = KeyTable(capacity: 100)
         for i in 0..<10_000 { #expect(spend(&table, "k\(i)")) }
