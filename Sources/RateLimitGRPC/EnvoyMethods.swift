@@ -19,7 +19,7 @@ struct EnvoyPlan: Sendable {
 
     let matched: Matched
 
-    init(_ request: EnvoyWire.Request, index: DescriptorIndex, observers: GRPCObservers) throws(GRPCStatus) {
+    init(_ request: EnvoyWire.Request, index: DescriptorIndex, observer: (any GRPCObserver)?) throws(GRPCStatus) {
         // As envoyproxy/ratelimit: both are malformed requests, not "no limit".
         guard !request.domain.isEmpty else { throw GRPCStatus(.invalidArgument, "domain must not be empty") }
         guard !request.descriptors.isEmpty else { throw GRPCStatus(.invalidArgument, "descriptors must not be empty") }
@@ -29,10 +29,10 @@ struct EnvoyPlan: Sendable {
             case .rule(let rule, let key):
                 return CheckRequest(rule: rule, key: key, cost: descriptor.hitsAddend.map { Int64(clamping: $0) } ?? hits)
             case .unknownDomain:
-                observers.unmatched(.unknownDomain)
+                observer?.unmatched(.unknownDomain)
                 return nil
             case .noRule:
-                observers.unmatched(.noRule)
+                observer?.unmatched(.noRule)
                 return nil
             }
         }

@@ -20,11 +20,11 @@ public enum GRPCAnswer: Sendable {
 /// HTTP API's 503).
 public final class GRPCService: Sendable {
     let pipeline: DecisionPipeline
-    let observers: GRPCObservers
+    let observer: (any GRPCObserver)?
 
-    public init(pipeline: DecisionPipeline, observers: GRPCObservers = GRPCObservers()) {
+    public init(pipeline: DecisionPipeline, observer: (any GRPCObserver)? = nil) {
         self.pipeline = pipeline
-        self.observers = observers
+        self.observer = observer
     }
 
     public func answer(_ method: GRPCMethod, _ message: ByteBuffer, on eventLoop: any EventLoop) -> GRPCAnswer {
@@ -49,9 +49,9 @@ public final class GRPCService: Sendable {
                 let request = try Self.decode("envoy.service.ratelimit.v3.RateLimitRequest") { () throws(ProtoWireError) in
                     try EnvoyWire.decodeRequest(message)
                 }
-                let plan = try EnvoyPlan(request, index: pipeline.limiter.descriptors, observers: observers)
+                let plan = try EnvoyPlan(request, index: pipeline.limiter.descriptors, observer: observer)
                 guard let checks = plan.checks else {
-                    observers.duration(method.endpoint, elapsedNanoseconds(since: start))
+                    observer?.answered(method.endpoint, nanoseconds: elapsedNanoseconds(since: start))
                     return .now(.message(plan.response(nil)))
                 }
                 return answer(pipeline.decide(checks, commit: true), method, start, eventLoop, plan)
@@ -98,7 +98,7 @@ public final class GRPCService: Sendable {
         switch result {
         case .success(let value):
             let reply = responder.reply(value)
-            observers.duration(method.endpoint, elapsedNanoseconds(since: start))
+            observer?.answered(method.endpoint, nanoseconds: elapsedNanoseconds(since: start))
             return reply
         case .failure(let error):
             return .failure(GRPCStatus(error))

@@ -1,5 +1,5 @@
 import Glibc
-public import NIOCore
+import NIOCore
 import SluiceApp
 public import RateLimitRedis
 

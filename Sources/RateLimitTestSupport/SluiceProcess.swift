@@ -1,6 +1,6 @@
 import Foundation
 import Synchronization
-public import SluiceApp
+import SluiceApp
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -25,13 +25,25 @@ extension Application {
             opened: { open.increment() }, closed: { open.decrement() },
             rejected: { reason in rejected[reason.position].increment() })
     }
+}
 
-    /// The gRPC methods' durations and Envoy's unmatched descriptors.
-    static func grpcObservers(_ metrics: SluiceMetrics) -> GRPCObservers {
-        let durations = GRPCEndpoint.allCases.map { metrics.duration(endpoint: $0.rawValue) }
-        let unmatched = UnmatchedDescriptor.allCases.map { metrics.envoyUnmatched(reason: $0.rawValue) }
-        return GRPCObservers(
-            duration: { endpoint, ns in durations[endpoint.position].recordNanoseconds(ns) },
-            unmatched: { reason in unmatched[reason.position].increment() })
+/// The gRPC methods' `rate_limiter_request_duration_seconds{endpoint}` and Envoy's
+/// `rate_limiter_envoy_unmatched_descriptors_total{reason}`.
+struct GRPCMetrics: GRPCObserver {
+    /// By `GRPCEndpoint.position` and `UnmatchedDescriptor.position`.
+    let durations: [LatencyHistogram]
+    let unmatchedDescriptors: [Counter]
+
+    init(_ metrics: SluiceMetrics) {
+        durations = GRPCEndpoint.allCases.map { metrics.duration(endpoint: $0.rawValue) }
+        unmatchedDescriptors = UnmatchedDescriptor.allCases.map { metrics.envoyUnmatched(reason: $0.rawValue) }
+    }
+
+    func answered(_ endpoint: GRPCEndpoint, nanoseconds: Int64) {
+        durations[endpoint.position].recordNanoseconds(nanoseconds)
+    }
+
+    func unmatched(_ reason: UnmatchedDescriptor) {
+        unmatchedDescriptors[reason.position].increment()
     }
 }

@@ -105,7 +105,7 @@ public struct Application: Sendable {
             let connections = ConnectionRegistry(
                 maxConnections: caps.grpc, minQuietToDrain: .seconds(1), observer: connectionObserver(metrics, listener: .grpc))
             let grpc = GRPCListener(
-                path: grpcSocket, mode: options.socketMode, group: group, pipeline: pipeline, observers: grpcObservers(metrics),
+                path: grpcSocket, mode: options.socketMode, group: group, pipeline: pipeline, observer: GRPCMetrics(metrics),
                 connections: connections, idleTimeout: options.idleTimeout, logger: logger,
                 listening: { announce.yield(.grpc(path: grpcSocket)) })
             services.append((ListenerService(grpc.run, finishing: announce), true))

@@ -22,7 +22,7 @@ struct GRPCListener: Service {
     let listening: @Sendable () -> Void
 
     init(
-        path: String, mode: UInt32, group: any EventLoopGroup, pipeline: DecisionPipeline, observers: GRPCObservers,
+        path: String, mode: UInt32, group: any EventLoopGroup, pipeline: DecisionPipeline, observer: any GRPCObserver,
         connections: ConnectionRegistry, idleTimeout: TimeAmount, logger: Logger, listening: @escaping @Sendable () -> Void = {}
     ) {
         self.path = path
@@ -31,7 +31,7 @@ struct GRPCListener: Service {
         self.connections = connections
         self.logger = logger
         self.listening = listening
-        service = GRPCService(pipeline: pipeline, observers: observers)
+        service = GRPCService(pipeline: pipeline, observer: observer)
         var pipeline = GRPCServerPipeline()
         pipeline.idleTimeout = idleTimeout
         self.pipeline = pipeline

@@ -32,7 +32,7 @@ import Testing
                 group.addTask {
                     for i in 0..<150 {
                         let added = rule("r-\(writer)-\(i)", .tokenBucket, 10, per: second)
-                        try? limiter.update { (rules: RuleSet) throws(RuleError) -> RuleSet in try rules.upserting(added) }
+                        _ = try? limiter.update { (rules: RuleSet) throws(RuleError) -> RuleSet in try rules.upserting(added) }
                     }
                 }
             }

@@ -31,20 +31,13 @@ public enum UnmatchedDescriptor: String, Sendable, CaseIterable {
     public var position: Int { self == .unknownDomain ? 0 : 1 }
 }
 
-/// Where the gRPC methods report what they did (metrics live behind these).
-public struct GRPCObservers: Sendable {
-    /// Server-side time of one answered call, in nanoseconds.
-    public var duration: @Sendable (GRPCEndpoint, Int64) -> Void
+/// Where the gRPC methods report what they did; the app turns the events into metrics (as
+/// `APIObserver` does for the HTTP API), so the transport imports no metrics library.
+public protocol GRPCObserver: Sendable {
+    /// One call answered, with its server-side time in nanoseconds.
+    func answered(_ endpoint: GRPCEndpoint, nanoseconds: Int64)
     /// One Envoy descriptor that matched no rule.
-    public var unmatched: @Sendable (UnmatchedDescriptor) -> Void
-
-    public init(
-        duration: @escaping @Sendable (GRPCEndpoint, Int64) -> Void = { _, _ in },
-        unmatched: @escaping @Sendable (UnmatchedDescriptor) -> Void = { _ in }
-    ) {
-        self.duration = duration
-        self.unmatched = unmatched
-    }
+    func unmatched(_ reason: UnmatchedDescriptor)
 }
 
 /// Nanoseconds since `start` on the monotonic clock.
