@@ -177,7 +177,7 @@ private func checkAnswer(_ request: HTTPRequest, _ response: HTTPResponse, limit
         let name = String(request.path.dropFirst("/v1/rules/".count))
         guard let rule = limiter.rules[name] else { require(false, "\(where_): rule \(name) not installed"); return }
         do {
-            let again = try APIHandler.decodeRule(response.body, name: name)
+            let again = try APIHandler.decodeRule(response.body, name: name, parse: { try ConfigLoader.parseRule($0) })
             require(again == rule, "\(where_): rule does not round-trip: \(rule) vs \(again)")
         } catch {
             require(false, "\(where_): the rule the API wrote does not read back: \(error) in \(String(buffer: response.body))")

@@ -11,6 +11,7 @@
 @testable import RateLimitHTTP
 import FuzzSupport
 import NIOCore
+import RateLimitConfig
 import RateLimitCore
 
 private let allocator = ByteBufferAllocator()
@@ -92,13 +93,14 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     }
 
     // 5. PUT /v1/rules/{name} bodies (only objects: anything else is refused before YAML).
+    let parseRule: RuleParser = { try ConfigLoader.parseRule($0) }
     if case .object? = parsed {
-        do {
-            let rule = try APIHandler.decodeRule(buffer, name: "fuzz.rule-1")
+        do throws(APIError) {
+            let rule = try APIHandler.decodeRule(buffer, name: "fuzz.rule-1", parse: parseRule)
             var shown = allocator.buffer(capacity: 128)
             shown.writeRule(rule)
             do {
-                let again = try APIHandler.decodeRule(shown, name: "fuzz.rule-1")
+                let again = try APIHandler.decodeRule(shown, name: "fuzz.rule-1", parse: parseRule)
                 require(again == rule, "rule does not round-trip: \(rule) vs \(again)")
             } catch {
                 require(false, "the rule as shown does not read back (\(error)): \(String(buffer: shown))")
@@ -107,7 +109,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
             require(error.status == .badRequest, "rule body refused with \(error.status)")
         }
     } else {
-        require((try? APIHandler.decodeRule(buffer, name: "fuzz.rule-1")) == nil, "a rule from a body that is not an object")
+        require((try? APIHandler.decodeRule(buffer, name: "fuzz.rule-1", parse: parseRule)) == nil, "a rule from a body that is not an object")
     }
 
     // 6. GET /v1/status?… query strings.
