@@ -34,6 +34,8 @@ let package = Package(
         .executableTarget(name: "FuzzRESP", dependencies: fuzzDependencies),
         .executableTarget(name: "FuzzConfig", dependencies: fuzzDependencies),
         .executableTarget(name: "FuzzYAML", dependencies: fuzzDependencies),
+        .executableTarget(
+            name: "FuzzGRPC", dependencies: fuzzDependencies + [.product(name: "RateLimitGRPC", package: "sluice")]),
     ],
     swiftLanguageModes: [.v6]
 )
