@@ -143,6 +143,13 @@ struct ProtoWriter: ProtoOutput {
         count += 1
     }
 
+    /// gRPC's 5-byte message prefix: not compressed, then the message's length, big-endian.
+    mutating func writeGRPCPrefix(length: Int) {
+        writeByte(0)
+        let length = UInt32(truncatingIfNeeded: length)
+        for shift in stride(from: 24 as UInt32, through: 0, by: -8) { writeByte(UInt8(truncatingIfNeeded: length >> shift)) }
+    }
+
     mutating func writeVarint(_ value: UInt64) {
         var value = value
         while value >= 0x80 {
@@ -182,8 +189,11 @@ extension ByteBufferAllocator {
     /// length big-endian) already written: the message goes right after it.
     func grpcMessage(size: Int) -> ByteBuffer {
         var buffer = buffer(capacity: 5 + size)
-        buffer.writeInteger(UInt8(0))
-        buffer.writeInteger(UInt32(truncatingIfNeeded: size))
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 5) { out in
+            var writer = ProtoWriter(out)
+            writer.writeGRPCPrefix(length: size)
+            return writer.count
+        }
         return buffer
     }
 
@@ -194,9 +204,7 @@ extension ByteBufferAllocator {
         var buffer = buffer(capacity: 5 + size)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 5 + size) { out in
             var writer = ProtoWriter(out)
-            writer.writeByte(0)
-            let length = UInt32(truncatingIfNeeded: size)
-            for shift in stride(from: 24, through: 0, by: -8) { writer.writeByte(UInt8(truncatingIfNeeded: length >> UInt32(shift))) }
+            writer.writeGRPCPrefix(length: size)
             write(&writer)
             precondition(writer.count == 5 + size, "a protobuf message's computed size was wrong")
             return writer.count
